@@ -1,0 +1,18 @@
+"""paydown's analyzers; ``ANALYZERS`` is the explicit registry every part of paydown reads."""
+
+from __future__ import annotations
+
+from . import dependencies
+from .base import Analyzer
+from .finding import Rule
+
+ANALYZERS: tuple[Analyzer, ...] = (dependencies.ANALYZER,)
+
+ALL_RULES: tuple[Rule, ...] = tuple(rule for analyzer in ANALYZERS for rule in analyzer.rules)
+
+
+def rule_by_id(rule_id: str) -> Rule | None:
+    for rule in ALL_RULES:
+        if rule_id in (rule.id, rule.name):
+            return rule
+    return None

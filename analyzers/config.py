@@ -1,0 +1,184 @@
+"""paydown's configuration: `.paydown.toml` or `[tool.paydown]` in pyproject.toml, validated key by key."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .finding import Priority, Rule
+
+CONFIG_FILE = ".paydown.toml"
+
+
+class ConfigError(Exception):
+    """Broken configuration: names the file and the key."""
+
+    def __init__(self, path: str, key: str, message: str) -> None:
+        super().__init__(f"{path}: {key}: {message}" if key else f"{path}: {message}")
+        self.path = path
+        self.key = key
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredInput:
+    """A data input the team has documented: who owns it and where its contract is."""
+
+    name: str
+    uri: str
+    owner: str
+    contract: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSettings:
+    enabled: bool | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    exclude: tuple[str, ...] = ()
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    fail_on: Priority | None = None
+    rules: Mapping[str, RuleSettings] = field(default_factory=dict)
+    inputs: tuple[DeclaredInput, ...] = ()
+    source: str = ""
+
+    def _settings(self, rule: Rule) -> RuleSettings:
+        return self.rules.get(rule.id) or self.rules.get(rule.name) or RuleSettings()
+
+    def enabled(self, rule: Rule) -> bool:
+        names = {rule.id, rule.name, rule.kind.value}
+        if self.select and not names & set(self.select):
+            return False
+        if names & set(self.ignore):
+            return False
+        setting = self._settings(rule).enabled
+        return True if setting is None else setting
+
+    def option(self, rule: Rule, name: str) -> Any:
+        return self._settings(rule).options.get(name, rule.options[name])
+
+
+_TOP_KEYS = {"exclude", "select", "ignore", "fail_on", "rules", "inputs"}
+
+
+def _strings(path: str, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(path, key, "must be a list of strings")
+    return tuple(value)
+
+
+def _known_names(rules: Iterable[Rule]) -> set[str]:
+    names: set[str] = set()
+    for rule in rules:
+        names |= {rule.id, rule.name, rule.kind.value}
+    return names
+
+
+def _rule_settings(path: str, table: Any, rules: Mapping[str, Rule]) -> dict[str, RuleSettings]:
+    if not isinstance(table, dict):
+        raise ConfigError(path, "rules", "must be a table of rule ids")
+    settings: dict[str, RuleSettings] = {}
+    for rule_key, body in table.items():
+        key = f"rules.{rule_key}"
+        rule = rules.get(rule_key)
+        if rule is None:
+            raise ConfigError(path, key, "unknown rule (see `paydown rules`)")
+        if not isinstance(body, dict):
+            raise ConfigError(path, key, "must be a table")
+        enabled = body.get("enabled")
+        if enabled is not None and not isinstance(enabled, bool):
+            raise ConfigError(path, f"{key}.enabled", "must be true or false")
+        options = {k: v for k, v in body.items() if k != "enabled"}
+        for name, value in options.items():
+            if name not in rule.options:
+                known = ", ".join(sorted(rule.options)) or "none"
+                raise ConfigError(path, f"{key}.{name}", f"unknown option (options: {known})")
+            default = rule.options[name]
+            if type(value) is not type(default) and not (isinstance(default, float) and isinstance(value, int)):
+                raise ConfigError(path, f"{key}.{name}", f"must be {type(default).__name__}")
+        settings[rule.id] = RuleSettings(enabled, options)
+    return settings
+
+
+def _inputs(path: str, value: Any) -> tuple[DeclaredInput, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(path, "inputs", "must be an array of tables ([[inputs]])")
+    declared = []
+    for index, entry in enumerate(value):
+        key = f"inputs[{index}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(path, key, "must be a table")
+        unknown = set(entry) - {"name", "uri", "owner", "contract"}
+        if unknown:
+            raise ConfigError(path, f"{key}.{sorted(unknown)[0]}", "unknown key")
+        for required in ("name", "uri", "owner"):
+            if not isinstance(entry.get(required), str) or not entry[required]:
+                raise ConfigError(path, f"{key}.{required}", "is required and must be a string")
+        if not isinstance(entry.get("contract", ""), str):
+            raise ConfigError(path, f"{key}.contract", "must be a string")
+        declared.append(DeclaredInput(entry["name"], entry["uri"], entry["owner"], entry.get("contract", "")))
+    return tuple(declared)
+
+
+def parse_config(table: Mapping[str, Any], path: str, rules: Iterable[Rule]) -> Config:
+    """Validate a `[tool.paydown]` table against the registered rules."""
+    rules = tuple(rules)
+    by_key = {key: rule for rule in rules for key in (rule.id, rule.name)}
+    unknown = set(table) - _TOP_KEYS
+    if unknown:
+        raise ConfigError(path, sorted(unknown)[0], f"unknown key (known: {', '.join(sorted(_TOP_KEYS))})")
+    known = _known_names(rules)
+    selectors = {}
+    for key in ("select", "ignore"):
+        selectors[key] = _strings(path, key, table.get(key, []))
+        for name in selectors[key]:
+            if name not in known:
+                raise ConfigError(path, key, f"unknown rule or kind {name!r}")
+    fail_on = table.get("fail_on")
+    if fail_on is not None and fail_on not in {p.value for p in Priority}:
+        raise ConfigError(path, "fail_on", "must be one of low, medium, high")
+    return Config(
+        exclude=_strings(path, "exclude", table.get("exclude", [])),
+        select=selectors["select"],
+        ignore=selectors["ignore"],
+        fail_on=Priority(fail_on) if fail_on else None,
+        rules=_rule_settings(path, table.get("rules", {}), by_key),
+        inputs=_inputs(path, table.get("inputs", [])),
+        source=path,
+    )
+
+
+def _read_toml(path: Path, shown: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(shown, "", f"invalid TOML: {err}") from None
+    except OSError as err:
+        raise ConfigError(shown, "", f"cannot read: {err.strerror}") from None
+
+
+def load_config(root: Path, rules: Iterable[Rule], explicit: Path | None = None) -> Config:
+    """The configuration for a scan of ``root``: an explicit file, `.paydown.toml`, or pyproject's table."""
+    if explicit is not None:
+        data = _read_toml(explicit, str(explicit))
+        table = data.get("tool", {}).get("paydown", data) if explicit.name == "pyproject.toml" else data
+        return parse_config(table, str(explicit), rules)
+    own = root / CONFIG_FILE
+    if own.is_file():
+        return parse_config(_read_toml(own, CONFIG_FILE), CONFIG_FILE, rules)
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+            return Config()  # the dependency analyzer reports a broken pyproject.toml as a file problem
+        table = data.get("tool", {}).get("paydown")
+        if isinstance(table, dict):
+            return parse_config(table, "pyproject.toml [tool.paydown]", rules)
+    return Config()

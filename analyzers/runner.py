@@ -1,0 +1,128 @@
+"""Run every registered analyzer over a repository snapshot and gather one report."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import ALL_RULES, ANALYZERS
+from .base import Analyzer
+from .config import Config
+from .finding import Finding, Location, Problem
+from .snapshot import RepoSnapshot, SourceFile, take_snapshot
+from .suppress import suppressed
+from .workers import FILE_TIMEOUT_SECONDS, FactCache, default_cache_dir, extract_facts
+
+REPORT_VERSION = "1"
+
+
+@dataclass(slots=True)
+class Report:
+    root: str
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": REPORT_VERSION,
+            "root": self.root,
+            "findings": [f.to_dict() for f in self.findings],
+            "errors": [e.to_dict() for e in self.errors],
+            "stats": self.stats,
+        }
+
+
+def analyzers_version(analyzers: tuple[Analyzer, ...] = ANALYZERS) -> str:
+    """A hash of the analyzers' versions: a change invalidates every cached fact."""
+    text = ";".join(f"{a.name}={a.version}" for a in analyzers)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _notebook_location(location: Location, file: SourceFile) -> Location:
+    if not file.cell_lines or location.cell is not None:
+        return location
+    lines = file.cell_lines
+
+    def at(line: int) -> tuple[int, int]:
+        return lines[min(max(line, 1), len(lines)) - 1]
+
+    cell, line = at(location.line)
+    end_cell, end_line = at(location.end_line)
+    return dataclasses.replace(location, line=line, end_line=end_line if end_cell == cell else line, cell=cell)
+
+
+def _number_repeats(findings: list[Finding]) -> list[Finding]:
+    """Identical anchors in the same scope get an occurrence index, in source order."""
+    seen: Counter[str] = Counter()
+    numbered = []
+    for finding in sorted(findings, key=lambda f: (f.location.path, f.location.line, f.location.column)):
+        seen[finding.fingerprint] += 1
+        if seen[finding.fingerprint] > 1:
+            digest = hashlib.sha256(f"{finding.fingerprint}#{seen[finding.fingerprint]}".encode()).hexdigest()
+            finding = dataclasses.replace(finding, fingerprint=digest[:32])
+        numbered.append(finding)
+    return numbered
+
+
+def _is_suppressed(finding: Finding, snapshot: RepoSnapshot) -> bool:
+    file = snapshot.files.get(finding.location.path)
+    rule = next((r for r in ALL_RULES if r.id == finding.rule_id), None)
+    if file is None or rule is None:
+        return False
+    lines = {finding.location.line, finding.location.end_line}
+    return any(suppressed(finding, rule, file.line_text(line)) for line in lines)
+
+
+def analyze(snapshot: RepoSnapshot, config: Config, *, jobs: int | None = None, cache_dir: Path | None = None,
+            use_cache: bool = True, timeout: float = FILE_TIMEOUT_SECONDS) -> Report:
+    """Extract facts (in workers, cached), run each analyzer's judgment, suppress, and number repeats."""
+    started = time.perf_counter()
+    extractors = [(a.name, a.extract) for a in ANALYZERS if a.extract is not None]
+    cache = FactCache((cache_dir or default_cache_dir()) if use_cache else None, analyzers_version())
+    sources = [(f.path, f.text) for f in snapshot.python_files()]
+    facts, parse_problems, parse_stats = extract_facts(sources, extractors, cache, jobs or os.cpu_count() or 1,
+                                                       timeout)
+    snapshot.facts = facts
+    parsed_at = time.perf_counter()
+    report = Report(str(snapshot.root), errors=[*snapshot.problems, *parse_problems])
+    findings: list[Finding] = []
+    for analyzer in ANALYZERS:
+        if not any(config.enabled(rule) for rule in analyzer.rules):
+            continue
+        result = analyzer.find(snapshot, config)
+        enabled = {rule.id for rule in analyzer.rules if config.enabled(rule)}
+        findings.extend(f for f in result.findings if f.rule_id in enabled)
+        report.errors.extend(result.problems)
+        report.stats[analyzer.name] = result.stats
+    kept = [f for f in findings if not _is_suppressed(f, snapshot)]
+    kept = [
+        dataclasses.replace(f, location=_notebook_location(f.location, snapshot.files[f.location.path]),
+                            related=tuple(_notebook_location(r, snapshot.files[r.path]) if r.path in snapshot.files
+                                          else r for r in f.related))
+        if f.location.path in snapshot.files else f
+        for f in kept
+    ]
+    report.findings = _number_repeats(kept)
+    report.errors.sort(key=lambda p: (p.path, p.reason))
+    report.stats.update({
+        "files": len(snapshot.files),
+        "python_files": len(sources),
+        "lines": sum(f.text.count("\n") for f in snapshot.files.values() if f.is_python),
+        "suppressed": len(findings) - len(kept),
+        **parse_stats,
+        "seconds": {"parse": round(parsed_at - started, 3), "judge": round(time.perf_counter() - parsed_at, 3)},
+    })
+    return report
+
+
+def scan(root: Path, config: Config, **options: Any) -> Report:
+    """Snapshot ``root`` honouring the configuration's excludes, then analyze it."""
+    snapshot = take_snapshot(root, config.exclude)
+    return analyze(snapshot, config, **options)

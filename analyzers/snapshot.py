@@ -1,0 +1,186 @@
+"""A read-only snapshot of a repository folder: which files count, their text, and notebooks as Python."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pathspec
+
+from .finding import Problem
+
+MAX_FILE_BYTES = 2_000_000
+MAX_NOTEBOOK_BYTES = 20_000_000
+# Folders that hold no code of the repository's own: environments, caches, build output, vendored code.
+SKIPPED_DIRS = frozenset({
+    ".git", ".hg", ".svn", ".venv", "venv", "env", ".env", ".tox", ".nox", "node_modules", "__pycache__",
+    ".mypy_cache", ".pytest_cache", ".ruff_cache", "build", "dist", "site-packages", "vendor", "_vendor",
+    "third_party", ".eggs", ".ipynb_checkpoints", ".idea", ".vscode",
+})
+TEXT_SUFFIXES = frozenset({".py", ".pyi", ".ipynb", ".txt", ".in", ".toml", ".cfg", ".ini", ".yml", ".yaml",
+                           ".lock", ".sh", ".bash", ".sql", ".dvc"})
+TEXT_NAMES = frozenset({"Dockerfile", "Pipfile", "Containerfile", "Makefile", "setup.py", "setup.cfg"})
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One file's text. For a notebook, ``text`` is its code cells as one Python source (magics blanked)."""
+
+    path: str
+    text: str
+    is_python: bool
+    cell_lines: tuple[tuple[int, int], ...] = ()  # notebook: source line -> (cell, line in cell)
+    magics: tuple[tuple[int, str], ...] = ()  # notebook: (source line, magic or shell line)
+
+    @property
+    def is_notebook(self) -> bool:
+        return self.path.endswith(".ipynb")
+
+    def line_text(self, line: int) -> str:
+        lines = self.text.splitlines()
+        return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+@dataclass(slots=True)
+class RepoSnapshot:
+    """The files of one repository, with the facts every analyzer extracted from each Python file."""
+
+    root: Path
+    files: dict[str, SourceFile] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # analyzer name -> path -> facts
+
+    def python_files(self) -> Iterator[SourceFile]:
+        return (f for f in self.files.values() if f.is_python)
+
+    def facts_of(self, analyzer: str) -> dict[str, Any]:
+        return self.facts.get(analyzer, {})
+
+    def matching(self, predicate: Any) -> list[SourceFile]:
+        return [f for p, f in sorted(self.files.items()) if predicate(p)]
+
+
+def _gitignore_spec(root: Path, folder: Path) -> pathspec.PathSpec | None:
+    try:
+        text = (folder / ".gitignore").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    return pathspec.PathSpec.from_lines("gitwildmatch", text.splitlines())
+
+
+def _wanted(name: str) -> bool:
+    if name in TEXT_NAMES or name.startswith(("requirements", "constraints", "Dockerfile")):
+        return True
+    return Path(name).suffix in TEXT_SUFFIXES or name == ".paydown.toml"
+
+
+def iter_paths(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[str, Path]]:
+    """Repo-relative POSIX paths of files worth reading, honouring .gitignore files and excludes."""
+    excluded = pathspec.PathSpec.from_lines("gitwildmatch", list(exclude))
+    ignores: list[tuple[str, pathspec.PathSpec]] = []
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        here = Path(folder)
+        rel_dir = here.relative_to(root).as_posix()
+        rel_dir = "" if rel_dir == "." else rel_dir + "/"
+        ignores = [(base, spec) for base, spec in ignores if rel_dir.startswith(base)]
+        spec = _gitignore_spec(root, here)
+        if spec is not None:
+            ignores.append((rel_dir, spec))
+
+        def ignored(rel: str, is_dir: bool) -> bool:
+            probe = rel + "/" if is_dir else rel
+            if excluded.match_file(probe):
+                return True
+            return any(s.match_file(probe[len(base):]) for base, s in ignores)
+
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info")
+                         and not ignored(rel_dir + d, True))
+        for link in [d for d in dirs if (here / d).is_symlink()]:
+            dirs.remove(link)  # never followed: a link can loop or point outside the repository
+            yield rel_dir + link, here / link
+        for name in sorted(names):
+            rel = rel_dir + name
+            if (_wanted(name) or (here / name).is_symlink()) and not ignored(rel, False):
+                yield rel, here / name
+
+
+def _decode(data: bytes) -> str:
+    if b"\x00" in data:
+        raise ValueError("binary file (NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"not valid UTF-8 ({err.reason} at byte {err.start})") from None
+
+
+_HELP = re.compile(r"^\??[\w.]+\?{1,2}$")  # IPython help: obj? or ??obj
+
+
+def _is_magic(line: str) -> bool:
+    stripped = line.strip()
+    return stripped.startswith(("%", "!")) or bool(_HELP.match(stripped))
+
+
+def notebook_source(path: str, data: str) -> SourceFile:
+    """Join a notebook's code cells into one Python source, remembering where each line came from."""
+    doc = json.loads(data)
+    cells = doc.get("cells") if isinstance(doc, dict) else None
+    if not isinstance(cells, list):
+        raise ValueError("not a Jupyter notebook (no cells list)")
+    lines: list[str] = []
+    where: list[tuple[int, int]] = []
+    magics: list[tuple[int, str]] = []
+    code_index = 0
+    for cell in cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        code_index += 1
+        source = cell.get("source", "")
+        text = "".join(source) if isinstance(source, list) else str(source)
+        cell_magic = text.lstrip().startswith("%%")
+        for number, line in enumerate(text.splitlines(), start=1):
+            if cell_magic or _is_magic(line):
+                magics.append((len(lines) + 1, line.strip()))
+                line = ""
+            lines.append(line)
+            where.append((code_index, number))
+        lines.append("")  # cells are separate blocks
+        where.append((code_index, len(text.splitlines()) + 1))
+    return SourceFile(path, "\n".join(lines) + "\n", True, tuple(where), tuple(magics))
+
+
+def read_file(rel: str, path: Path) -> SourceFile:
+    """Read one file, raising ValueError with a reason a person understands."""
+    st = path.lstat()
+    if stat.S_ISLNK(st.st_mode):
+        raise ValueError("symbolic link (not followed)")
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError("not a regular file")
+    limit = MAX_NOTEBOOK_BYTES if rel.endswith(".ipynb") else MAX_FILE_BYTES
+    if st.st_size > limit:
+        raise ValueError(f"file too large ({st.st_size} bytes, limit {limit})")
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    text = _decode(data)
+    if rel.endswith(".ipynb"):
+        return notebook_source(rel, text)
+    return SourceFile(rel, text, rel.endswith((".py", ".pyi")))
+
+
+def take_snapshot(root: Path, exclude: Iterable[str] = ()) -> RepoSnapshot:
+    """Walk ``root`` and read every file that counts; unreadable ones become problems."""
+    root = root.resolve()
+    snapshot = RepoSnapshot(root)
+    for rel, path in iter_paths(root, exclude):
+        try:
+            snapshot.files[rel] = read_file(rel, path)
+        except (OSError, ValueError, RecursionError) as err:
+            reason = "too-large" if "too large" in str(err) else "symlink" if "link" in str(err) else "unreadable"
+            snapshot.problems.append(Problem(rel, reason, str(err) or type(err).__name__))
+    return snapshot

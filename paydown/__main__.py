@@ -1,0 +1,5 @@
+"""`python -m paydown` runs the command line."""
+
+from paydown.cli import main
+
+raise SystemExit(main())

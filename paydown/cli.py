@@ -1,0 +1,152 @@
+"""The `paydown` command line: scan a folder, list rules, explain one."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Sequence
+from enum import IntEnum
+from pathlib import Path
+
+from paydown import __version__
+from paydown.analyzers import ALL_RULES, rule_by_id
+from paydown.analyzers.config import Config, ConfigError, load_config
+from paydown.analyzers.finding import Kind, Priority
+from paydown.analyzers.report import RENDERERS, render_text, rule_help
+from paydown.analyzers.runner import Report, scan
+
+
+class Exit(IntEnum):
+    """paydown's exit codes, as `paydown scan --help` states them."""
+
+    CLEAN = 0
+    DEBT_AT_THRESHOLD = 1
+    USAGE_OR_FATAL = 2
+
+
+EPILOG = ("exit codes: 0 no finding reaches --fail-on (or no --fail-on), 1 a finding reaches it, "
+          "2 usage, configuration or fatal error; files that cannot be analysed are listed in the report's "
+          "errors and do not change the exit code")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 too; keep its message, state it once
+        self.print_usage(sys.stderr)
+        self.exit(Exit.USAGE_OR_FATAL, f"paydown: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="paydown", description="Find the hidden technical debt of ML systems.", epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"paydown {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    scan_cmd = commands.add_parser("scan", help="scan a folder", epilog=EPILOG)
+    scan_cmd.add_argument("path", type=Path, help="the repository folder to scan")
+    scan_cmd.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    scan_cmd.add_argument("--output", "-o", type=Path, help="write the report to this file")
+    scan_cmd.add_argument("--config", type=Path, help="a .paydown.toml or pyproject.toml to use")
+    scan_cmd.add_argument("--select", action="append", default=[], metavar="RULE_OR_KIND",
+                          help="only these rule ids, names or kinds (repeat or comma-separate)")
+    scan_cmd.add_argument("--ignore", action="append", default=[], metavar="RULE_OR_KIND",
+                          help="leave out these rule ids, names or kinds")
+    scan_cmd.add_argument("--fail-on", choices=[p.value for p in Priority],
+                          help="exit 1 when a finding reaches this priority")
+    scan_cmd.add_argument("--baseline", type=Path,
+                          help="a saved JSON or SARIF report: report only findings not in it")
+    scan_cmd.add_argument("--jobs", "-j", type=int, default=0, help="worker processes (default: all cores)")
+    scan_cmd.add_argument("--no-cache", action="store_true", help="parse every file again")
+    commands.add_parser("rules", help="list the rules")
+    explain = commands.add_parser("explain", help="print one rule's documentation")
+    explain.add_argument("rule", help="a rule id or name, e.g. PD201")
+    return parser
+
+
+def _names(values: Sequence[str]) -> tuple[str, ...]:
+    names = tuple(name.strip() for value in values for name in value.split(",") if name.strip())
+    known = {n for rule in ALL_RULES for n in (rule.id, rule.name)} | {k.value for k in Kind}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError("command line", "--select/--ignore", f"unknown rule or kind {unknown[0]!r}")
+    return names
+
+
+def _baseline_fingerprints(path: Path) -> set[str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ConfigError(str(path), "", f"cannot read baseline: {err}") from None
+    if isinstance(data, dict) and isinstance(data.get("findings"), list):
+        return {f["fingerprint"] for f in data["findings"] if isinstance(f, dict) and "fingerprint" in f}
+    if isinstance(data, dict) and isinstance(data.get("runs"), list):
+        return {r.get("partialFingerprints", {}).get("paydown/v1") for run in data["runs"]
+                for r in run.get("results", [])} - {None}
+    raise ConfigError(str(path), "", "not a paydown JSON or SARIF report")
+
+
+def _scan(args: argparse.Namespace) -> int:
+    root: Path = args.path
+    if not root.is_dir():
+        raise ConfigError(str(root), "", "not a folder")
+    config: Config = load_config(root, ALL_RULES, args.config)
+    changes: dict[str, object] = {}
+    if args.select:
+        changes["select"] = _names(args.select)
+    if args.ignore:
+        changes["ignore"] = (*config.ignore, *_names(args.ignore))
+    if args.fail_on:
+        changes["fail_on"] = Priority(args.fail_on)
+    config = dataclasses.replace(config, **changes)  # type: ignore[arg-type]
+    baseline = _baseline_fingerprints(args.baseline) if args.baseline else None
+    report: Report = scan(root, config, jobs=args.jobs or None, use_cache=not args.no_cache)
+    if baseline is not None:
+        before = len(report.findings)
+        report.findings = [f for f in report.findings if f.fingerprint not in baseline]
+        report.stats["baseline_hidden"] = before - len(report.findings)
+    if args.format == "text":
+        colour = args.output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        text = render_text(report, colour)
+    else:
+        text = RENDERERS[args.format](report)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    threshold = config.fail_on
+    if threshold and any(f.impact.priority.rank >= threshold.rank for f in report.findings):
+        return Exit.DEBT_AT_THRESHOLD
+    return Exit.CLEAN
+
+
+def _rules() -> int:
+    for rule in ALL_RULES:
+        print(f"{rule.id}  {rule.name:<28} {rule.kind.value:<26} {rule.summary}")
+    return Exit.CLEAN
+
+
+def _explain(name: str) -> int:
+    rule = rule_by_id(name)
+    if rule is None:
+        print(f"paydown: unknown rule {name!r} (see `paydown rules`)", file=sys.stderr)
+        return Exit.USAGE_OR_FATAL
+    sys.stdout.write(rule_help(rule))
+    return Exit.CLEAN
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "scan":
+            return _scan(args)
+        if args.command == "rules":
+            return _rules()
+        return _explain(args.rule)
+    except ConfigError as err:
+        print(f"paydown: configuration error: {err}", file=sys.stderr)
+        return Exit.USAGE_OR_FATAL
+    except OSError as err:
+        print(f"paydown: error: {err}", file=sys.stderr)
+        return Exit.USAGE_OR_FATAL
+    except KeyboardInterrupt:
+        return Exit.USAGE_OR_FATAL
