@@ -7,6 +7,7 @@ from collections import defaultdict
 from typing import Any
 
 from paydown import __version__
+from paydown.templating import render
 
 from . import ALL_RULES
 from .finding import Finding, Location, Priority, Rule
@@ -26,17 +27,7 @@ def _where(location: Location) -> str:
 
 def rule_help(rule: Rule) -> str:
     """The rule's documentation under fixed headings, as `paydown explain` prints it."""
-    return (
-        f"{rule.id} {rule.name} ({rule.kind.value})\n\n"
-        f"What it finds\n  {rule.summary}\n\n"
-        f"Why it is debt\n  {rule.why}\n\n"
-        f"Example\n{_indent(rule.example)}\n\n"
-        f"Use instead\n  {rule.fix}\n"
-    )
-
-
-def _indent(text: str) -> str:
-    return "\n".join("    " + line for line in text.strip("\n").splitlines())
+    return render("rules/explain.txt.j2", rule=rule)
 
 
 def render_text(report: Report, colour: bool = False) -> str:

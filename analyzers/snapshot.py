@@ -80,6 +80,14 @@ def _wanted(name: str) -> bool:
     return Path(name).suffix in TEXT_SUFFIXES or name == ".paydown.toml"
 
 
+def _ignored(rel: str, is_dir: bool, excluded: pathspec.PathSpec,
+             ignores: list[tuple[str, pathspec.PathSpec]]) -> bool:
+    probe = rel + "/" if is_dir else rel
+    if excluded.match_file(probe):
+        return True
+    return any(spec.match_file(probe[len(base):]) for base, spec in ignores)
+
+
 def iter_paths(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[str, Path]]:
     """Repo-relative POSIX paths of files worth reading, honouring .gitignore files and excludes."""
     excluded = pathspec.PathSpec.from_lines("gitwildmatch", list(exclude))
@@ -93,20 +101,14 @@ def iter_paths(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[str, P
         if spec is not None:
             ignores.append((rel_dir, spec))
 
-        def ignored(rel: str, is_dir: bool) -> bool:
-            probe = rel + "/" if is_dir else rel
-            if excluded.match_file(probe):
-                return True
-            return any(s.match_file(probe[len(base):]) for base, s in ignores)
-
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info")
-                         and not ignored(rel_dir + d, True))
+                         and not _ignored(rel_dir + d, True, excluded, ignores))
         for link in [d for d in dirs if (here / d).is_symlink()]:
             dirs.remove(link)  # never followed: a link can loop or point outside the repository
             yield rel_dir + link, here / link
         for name in sorted(names):
             rel = rel_dir + name
-            if (_wanted(name) or (here / name).is_symlink()) and not ignored(rel, False):
+            if (_wanted(name) or (here / name).is_symlink()) and not _ignored(rel, False, excluded, ignores):
                 yield rel, here / name
 
 
