@@ -10,12 +10,12 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY paydown ./paydown
 COPY analyzers ./analyzers
 COPY service ./service
 COPY templates ./templates
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir -c requirements.lock . \
     && useradd --system --create-home --home-dir /home/paydown paydown \
     && mkdir -p /var/cache/paydown && chown paydown /var/cache/paydown
 
