@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .finding import Priority, Rule
+from .finding import Kind, Priority, Rule
 
 CONFIG_FILE = ".paydown.toml"
 
@@ -74,7 +74,7 @@ def _strings(path: str, key: str, value: Any) -> tuple[str, ...]:
 
 
 def _known_names(rules: Iterable[Rule]) -> set[str]:
-    names: set[str] = set()
+    names: set[str] = {kind.value for kind in Kind}  # every kind, as the CLI's --select accepts
     for rule in rules:
         names |= {rule.id, rule.name, rule.kind.value}
     return names

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 from collections import defaultdict
 from typing import Any
 
@@ -73,7 +74,7 @@ def _sarif_location(location: Location) -> dict[str, Any]:
     if location.end_column > 0 and location.end_line >= location.line:
         region["endColumn"] = max(location.end_column, 1 if location.end_line > location.line else region[
             "startColumn"])
-    physical: dict[str, Any] = {"artifactLocation": {"uri": location.path, "uriBaseId": "%SRCROOT%"},
+    physical: dict[str, Any] = {"artifactLocation": {"uri": quote(location.path), "uriBaseId": "%SRCROOT%"},
                                 "region": region}
     result: dict[str, Any] = {"physicalLocation": physical}
     if location.cell is not None:
@@ -116,7 +117,7 @@ def render_sarif(report: Report) -> str:
         {
             "level": "warning",
             "message": {"text": f"{problem.path}: {problem.reason}: {problem.message}"},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": problem.path,
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": quote(problem.path),
                                                                      "uriBaseId": "%SRCROOT%"}}}],
             "descriptor": {"id": problem.reason},
         }

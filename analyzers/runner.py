@@ -77,7 +77,8 @@ def _is_suppressed(finding: Finding, snapshot: RepoSnapshot) -> bool:
     if file is None or rule is None:
         return False
     lines = {finding.location.line, finding.location.end_line}
-    return any(suppressed(finding, rule, file.line_text(line)) for line in lines)
+    magics = dict(file.magics)  # a notebook's magic lines are blanked in its text; their comments still count
+    return any(suppressed(finding, rule, file.line_text(line) or magics.get(line, "")) for line in lines)
 
 
 def analyze(snapshot: RepoSnapshot, config: Config, *, jobs: int | None = None, cache_dir: Path | None = None,

@@ -71,7 +71,7 @@ def _gitignore_spec(root: Path, folder: Path) -> pathspec.PathSpec | None:
         text = (folder / ".gitignore").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    return pathspec.PathSpec.from_lines("gitwildmatch", text.splitlines())
+    return pathspec.GitIgnoreSpec.from_lines(text.splitlines())
 
 
 def _wanted(name: str) -> bool:
@@ -90,7 +90,7 @@ def _ignored(rel: str, is_dir: bool, excluded: pathspec.PathSpec,
 
 def iter_paths(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[str, Path]]:
     """Repo-relative POSIX paths of files worth reading, honouring .gitignore files and excludes."""
-    excluded = pathspec.PathSpec.from_lines("gitwildmatch", list(exclude))
+    excluded = pathspec.GitIgnoreSpec.from_lines(list(exclude))
     ignores: list[tuple[str, pathspec.PathSpec]] = []
     for folder, dirs, names in os.walk(root, followlinks=False):
         here = Path(folder)

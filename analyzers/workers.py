@@ -7,6 +7,7 @@ process with a timeout and an address-space limit; a crashed or stuck worker cos
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import hashlib
 import multiprocessing
 import os
@@ -63,6 +64,7 @@ def _parse_and_extract(task: Task, extractors: Sequence[tuple[str, Extractor]]) 
 
 
 def _worker_main(conn: Connection, extractors: Sequence[tuple[str, Extractor]], memory: int) -> None:
+    faulthandler.disable()  # a crash here is expected and reported as a file error, not dumped on stderr
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     sys.setrecursionlimit(20_000)
@@ -196,10 +198,14 @@ class FactCache:
             return None
         try:
             with self._file(key).open("rb") as handle:
-                value: tuple[str, Any] = pickle.load(handle)
-                return value
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
+                value = pickle.load(handle)
+        except Exception:  # a corrupt entry unpickles into any error (OverflowError, TypeError...): re-parse
             return None
+        if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str)):
+            return None
+        if value[0] == "ok" and not isinstance(value[1], dict):
+            return None
+        return value
 
     def put(self, key: str, value: tuple[str, Any]) -> None:
         if self.folder is None:
