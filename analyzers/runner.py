@@ -7,6 +7,7 @@ import hashlib
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from .base import Analyzer
 from .config import Config
 from .finding import Finding, Location, Problem
 from .snapshot import RepoSnapshot, SourceFile, take_snapshot
-from .suppress import suppressed
+from .suppress import SUPPRESSION_MARK, suppressed
 from .workers import FILE_TIMEOUT_SECONDS, FactCache, default_cache_dir, extract_facts
 
 REPORT_VERSION = "1"
@@ -71,14 +72,33 @@ def _number_repeats(findings: list[Finding]) -> list[Finding]:
     return numbered
 
 
-def _is_suppressed(finding: Finding, snapshot: RepoSnapshot) -> bool:
-    file = snapshot.files.get(finding.location.path)
-    rule = next((r for r in ALL_RULES if r.id == finding.rule_id), None)
-    if file is None or rule is None:
-        return False
-    lines = {finding.location.line, finding.location.end_line}
-    magics = dict(file.magics)  # a notebook's magic lines are blanked in its text; their comments still count
-    return any(suppressed(finding, rule, file.line_text(line) or magics.get(line, "")) for line in lines)
+def _suppressions(snapshot: RepoSnapshot) -> Callable[[Finding], bool]:
+    """A test for suppressed findings that splits only files carrying a suppression comment, once each."""
+    rules = {rule.id: rule for rule in ALL_RULES}
+    lines_by_path: dict[str, dict[int, str]] = {}
+
+    def lines_of(file: SourceFile) -> dict[int, str]:
+        lines = lines_by_path.get(file.path)
+        if lines is None:
+            lines = {}
+            if SUPPRESSION_MARK in file.text.lower():
+                lines = {n: text for n, text in enumerate(file.text.splitlines(), start=1)
+                         if SUPPRESSION_MARK in text.lower()}
+            # A notebook's magic lines are blanked in its text; their comments still count.
+            lines.update((n, text) for n, text in file.magics if SUPPRESSION_MARK in text.lower())
+            lines_by_path[file.path] = lines
+        return lines
+
+    def is_suppressed(finding: Finding) -> bool:
+        file = snapshot.files.get(finding.location.path)
+        rule = rules.get(finding.rule_id)
+        if file is None or rule is None:
+            return False
+        marked = lines_of(file)
+        return any(suppressed(finding, rule, marked.get(line, ""))
+                   for line in {finding.location.line, finding.location.end_line})
+
+    return is_suppressed
 
 
 def analyze(snapshot: RepoSnapshot, config: Config, *, jobs: int | None = None, cache_dir: Path | None = None,
@@ -102,7 +122,8 @@ def analyze(snapshot: RepoSnapshot, config: Config, *, jobs: int | None = None, 
         findings.extend(f for f in result.findings if f.rule_id in enabled)
         report.errors.extend(result.problems)
         report.stats[analyzer.name] = result.stats
-    kept = [f for f in findings if not _is_suppressed(f, snapshot)]
+    is_suppressed = _suppressions(snapshot)
+    kept = [f for f in findings if not is_suppressed(f)]
     kept = [
         dataclasses.replace(f, location=_notebook_location(f.location, snapshot.files[f.location.path]),
                             related=tuple(_notebook_location(r, snapshot.files[r.path]) if r.path in snapshot.files

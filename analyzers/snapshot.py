@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pathspec
+import yaml
 
 from .finding import Problem
 
@@ -186,3 +187,8 @@ def take_snapshot(root: Path, exclude: Iterable[str] = ()) -> RepoSnapshot:
             reason = "too-large" if "too large" in str(err) else "symlink" if "link" in str(err) else "unreadable"
             snapshot.problems.append(Problem(rel, reason, str(err) or type(err).__name__))
     return snapshot
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with libyaml's C loader when present (same safe subset, about 10x faster)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

@@ -6,6 +6,7 @@ import re
 
 from .finding import Finding, Rule
 
+SUPPRESSION_MARK = "paydown:"  # cheap pre-check before the regex
 SUPPRESSION = re.compile(r"#\s*paydown:\s*ignore(?:\[(?P<names>[^\]]*)\])?", re.IGNORECASE)
 
 
