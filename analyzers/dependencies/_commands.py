@@ -211,7 +211,7 @@ def _action_use(path: str, index: TextIndex, value: str, section: str, cursor: i
         digest = _DOCKER_DIGEST.search(value)
         ref = digest.group()[1:] if digest else ""
         action = value[:digest.start()] if digest else value
-    return ActionUse(path, index.line_of(found), action, ref, section), max(found, cursor)
+    return ActionUse(path, index.line_of(found), action, ref, section), max(found + 1, cursor)
 
 
 def _scan_run(installs: Installs, path: str, index: TextIndex, script: str, cursor: int) -> int:

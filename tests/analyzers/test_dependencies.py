@@ -522,3 +522,15 @@ def test_message_says_what_is_loose_and_what_to_pin(tmp_path: Path) -> None:
     assert "VCS reference without a commit" in messages["mylib"] and "commit" in messages["mylib"]
     assert "URL without a hash" in messages["other"]
     assert all("lock file" in messages[name] for name in ("numpy", "pandas", "scipy"))
+
+
+def test_the_same_action_used_twice_is_reported_on_each_line(tmp_path: Path) -> None:
+    # Found on Made-With-ML: two steps with the same `uses:` were both reported on the first one's line.
+    workflow = (
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: some/action@v2\n      - run: echo hi\n      - uses: some/action@v2\n"
+    )
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "ci.yml").write_text(workflow)
+    report = scan(tmp_path, Config(), use_cache=False, jobs=1)
+    assert sorted(f.location.line for f in report.findings if f.rule_id == "PD203") == [6, 8]
