@@ -168,3 +168,16 @@ def test_rule_by_id_finds_by_id_and_name() -> None:
         assert rule_by_id(rule.id) is rule
         assert rule_by_id(rule.name) is rule
     assert rule_by_id("PD000") is None
+
+
+def test_every_analyzer_package_ships_in_the_wheel() -> None:
+    # pyproject lists packages explicitly (folders are mapped under `paydown`); a missing entry installs broken.
+    import tomllib
+
+    pyproject = tomllib.loads((ANALYZERS_DIR.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(pyproject["tool"]["setuptools"]["packages"])
+    packages = {f"paydown.analyzers.{entry.name}" for entry in ANALYZERS_DIR.iterdir()
+                if entry.is_dir() and (entry / "__init__.py").is_file()}
+    assert packages <= listed
+    assert all((ANALYZERS_DIR / name.removeprefix("paydown.analyzers.")).is_dir()
+               for name in listed if name.startswith("paydown.analyzers."))
