@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from . import dependencies
+from . import data_inputs, dependencies, duplication, feature_flags
 from .base import Analyzer
 from .finding import Rule
 
-ANALYZERS: tuple[Analyzer, ...] = (dependencies.ANALYZER,)
+ANALYZERS: tuple[Analyzer, ...] = (dependencies.ANALYZER, duplication.ANALYZER, data_inputs.ANALYZER, feature_flags.ANALYZER)
 
 ALL_RULES: tuple[Rule, ...] = tuple(rule for analyzer in ANALYZERS for rule in analyzer.rules)
 

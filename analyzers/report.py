@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
 from collections import defaultdict
 from typing import Any
+from urllib.parse import quote
 
 from paydown import __version__
 from paydown.templating import render

@@ -7,13 +7,14 @@ import dataclasses
 import json
 import os
 import sys
+import tomllib
 from collections.abc import Sequence
 from enum import IntEnum
 from pathlib import Path
 
 from paydown import __version__
 from paydown.analyzers import ALL_RULES, rule_by_id
-from paydown.analyzers.config import Config, ConfigError, load_config
+from paydown.analyzers.config import CONFIG_FILE, Config, ConfigError, load_config, parse_config
 from paydown.analyzers.finding import Kind, Priority
 from paydown.analyzers.report import RENDERERS, render_text, rule_help
 from paydown.analyzers.runner import Report, scan
@@ -58,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     scan_cmd.add_argument("--jobs", "-j", type=int, default=0, help="worker processes (default: all cores)")
     scan_cmd.add_argument("--no-cache", action="store_true", help="parse every file again")
     commands.add_parser("rules", help="list the rules")
+    inputs = commands.add_parser("inputs", help="list the data sources the code reads and whether they are declared")
+    inputs.add_argument("path", type=Path, help="the repository folder")
+    inputs.add_argument("--format", choices=("text", "json"), default="text")
+    inputs.add_argument("--init", action="store_true",
+                        help="append [[inputs]] entries for undeclared sources to .paydown.toml (owner = \"TODO\")")
+    inputs.add_argument("--jobs", "-j", type=int, default=0, help="worker processes (default: all cores)")
+    inputs.add_argument("--no-cache", action="store_true", help="parse every file again")
     explain = commands.add_parser("explain", help="print one rule's documentation")
     explain.add_argument("rule", help="a rule id or name, e.g. PD201")
     return parser
@@ -125,6 +133,35 @@ def _rules() -> int:
     return Exit.CLEAN
 
 
+def _inputs(args: argparse.Namespace) -> int:
+    from paydown.analyzers.data_inputs import _inventory
+    from paydown.templating import render
+
+    root: Path = args.path
+    if not root.is_dir():
+        raise ConfigError(str(root), "", "not a folder")
+    config = load_config(root, ALL_RULES)
+    inventory = _inventory.inventory_of(root, config, jobs=args.jobs or os.cpu_count() or 1,
+                                        use_cache=not args.no_cache)
+    if args.init:
+        entries = _inventory.init_entries(inventory, config)
+        target = root / CONFIG_FILE
+        if not target.is_file() and config.source:
+            raise ConfigError(config.source, "inputs", f"add the entries there; {CONFIG_FILE} would replace it")
+        old = target.read_text(encoding="utf-8") if target.is_file() else ""
+        new = old + ("\n" if old and not old.endswith("\n") else "") + render("inputs/init.toml.j2", entries=entries)
+        parse_config(tomllib.loads(new), CONFIG_FILE, ALL_RULES)  # never write a file paydown cannot read back
+        if entries:
+            target.write_text(new, encoding="utf-8")
+        print(f"paydown: {len(entries)} [[inputs]] entr{'y' if len(entries) == 1 else 'ies'} added to {target}",
+              file=sys.stderr)
+    if args.format == "json":
+        sys.stdout.write(json.dumps({**inventory.to_dict(), "stats": inventory.stats()}, indent=2) + "\n")
+    else:
+        sys.stdout.write(render("inputs/inventory.txt.j2", inventory=inventory, stats=inventory.stats()))
+    return Exit.CLEAN
+
+
 def _explain(name: str) -> int:
     rule = rule_by_id(name)
     if rule is None:
@@ -141,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _scan(args)
         if args.command == "rules":
             return _rules()
+        if args.command == "inputs":
+            return _inputs(args)
         return _explain(args.rule)
     except ConfigError as err:
         print(f"paydown: configuration error: {err}", file=sys.stderr)

@@ -1,0 +1,138 @@
+"""Finds upstream data the code reads (files, tables, buckets, APIs, other models' outputs) that nobody declared
+with an owner and a contract: the data dependencies of Sculley et al., costlier than code dependencies."""
+
+from __future__ import annotations
+
+from ..base import Analyzer
+from ..config import Config
+from ..finding import AnalysisResult, Case, Finding, Impact, Kind, Location, Risk, Rule, new_finding
+from ..snapshot import RepoSnapshot
+from ._extract import extract_accesses as _extract_accesses
+from ._inventory import ANALYZER_NAME, VERSION, Site, Source
+from ._inventory import build_inventory as _build_inventory
+
+_DVC = "stages:\n  train:\n    cmd: python train.py\n    deps:\n      - data/raw/customers.csv\n"
+_KEDRO = "customers:\n  type: pandas.CSVDataset\n  filepath: s3://lake/raw/customers/${globals:day}.csv\n"
+
+UNDOCUMENTED = Rule(
+    id="PD401",
+    name="undocumented-data-input",
+    kind=Kind.UNDOCUMENTED_INPUT,
+    summary="Code reads an upstream data source (a file, bucket, table, dataset or API) that is not declared "
+            "with an owner in `[[inputs]]`, DVC or a Kedro catalog, and that the repository does not write itself.",
+    why="Sculley et al., 'Data dependencies cost more than code dependencies': a model silently breaks when a "
+        "table or file it reads changes, and nobody upstream knew it was read. Undeclared consumers cannot be "
+        "warned, and nobody can say which models a schema change affects.",
+    example='import pandas as pd\n\ncustomers = pd.read_parquet("s3://lake/raw/customers.parquet")\n',
+    fix="Declare the input in `.paydown.toml` (`[[inputs]]` with name, uri or glob, owner and contract; "
+        "`paydown inputs --init` writes the entries), or track it with DVC or a Kedro catalog.",
+    cases=(
+        Case("pandas-literal-path", {"etl.py": 'import pandas as pd\n\ndf = pd.read_csv("s3://lake/raw/c.csv")\n'},
+             (("PD401", "etl.py", 3),)),
+        Case("settings-constant-in-another-module", {
+            "settings.py": 'RAW_CUSTOMERS = "s3://lake/raw/customers.parquet"\n',
+            "etl.py": "import pandas as pd\n\nimport settings\n\n\ndef load():\n"
+                      "    return pd.read_parquet(settings.RAW_CUSTOMERS)\n",
+        }, (("PD401", "etl.py", 7),)),
+        Case("fstring-template-and-sql-table", {
+            "jobs/labels.py": "import polars as pl\n\n\ndef labels(day, con):\n"
+                              '    frame = pl.read_parquet(f"s3://lake/labels/{day}.parquet")\n'
+                              '    return con.execute("SELECT id, label FROM warehouse.labels l JOIN seen s '
+                              'ON l.id = s.id")\n',
+        }, (("PD401", "jobs/labels.py", 5), ("PD401", "jobs/labels.py", 6))),
+        Case("declared-in-dvc", {"dvc.yaml": _DVC,
+                                 "train.py": 'import pandas as pd\n\ndf = pd.read_csv("data/raw/customers.csv")\n'}),
+        Case("declared-in-kedro-catalog", {
+            "conf/base/catalog.yml": _KEDRO,
+            "nodes.py": 'import pandas as pd\n\n\ndef load(day):\n'
+                        '    return pd.read_csv(f"s3://lake/raw/customers/{day}.csv")\n',
+        }),
+        Case("artifact-written-and-read-by-the-repository", {
+            "paths.py": 'MODEL = "artifacts/model.joblib"\n',
+            "train.py": "import joblib\n\nfrom paths import MODEL\n\n\ndef save(model):\n"
+                        "    joblib.dump(model, MODEL)\n",
+            "serve.py": "import joblib\n\nimport paths\n\n\ndef load():\n    return joblib.load(paths.MODEL)\n",
+        }),
+        Case("path-from-argparse-or-a-parameter", {
+            "train.py": "import argparse\n\nimport pandas as pd\n\n\ndef main():\n"
+                        "    parser = argparse.ArgumentParser()\n    parser.add_argument('--data')\n"
+                        "    args = parser.parse_args()\n    return pd.read_csv(args.data)\n\n\n"
+                        "def load(path):\n    with open(path) as handle:\n        return handle.read()\n",
+        }),
+        Case("read-in-tests-and-open-for-write", {
+            "tests/test_etl.py": 'import pandas as pd\n\n\ndef test_it():\n    pd.read_csv("s3://lake/raw/c.csv")\n',
+            "report.py": 'def write(rows):\n    with open("out/report.csv", "w") as handle:\n'
+                         '        handle.write(rows)\n',
+            "sample.py": 'import pandas as pd\n\ndf = pd.read_csv("tests/fixtures/sample.csv")\n',
+        }),
+    ),
+)
+
+UNSTABLE = Rule(
+    id="PD402",
+    name="unstable-data-input",
+    kind=Kind.UNDOCUMENTED_INPUT,
+    summary="An undeclared input that moves under the model: a `latest`/`Production` alias instead of a version, "
+            "another model's output (an MLflow `models:/` or `runs:/` URI, predictions or scores), a `SELECT *`, "
+            "a hub dataset without a pinned revision, or a read at import time in a serving module.",
+    why="Sculley et al., 'Unstable data dependencies' and 'Correction cascades': an input that changes without "
+        "a version change changes the model's behaviour with no code change to review, and a model consuming "
+        "another model's output inherits every retraining of it.",
+    example='import mlflow\n\nscorer = mlflow.pyfunc.load_model("models:/churn/Production")\n',
+    fix="Pin the input (a dated snapshot, a model version, an explicit column list, a dataset `revision=`), "
+        "declare it in `[[inputs]]` with its owner and contract, and load it at startup rather than import time.",
+    cases=(
+        Case("another-models-output-and-latest-alias", {
+            "score.py": "import mlflow\nimport pandas as pd\n\n\ndef score():\n"
+                        '    model = mlflow.pyfunc.load_model("models:/churn/Production")\n'
+                        '    return pd.read_parquet("s3://lake/features/latest/users.parquet")\n',
+        }, (("PD402", "score.py", 6), ("PD402", "score.py", 7))),
+        Case("select-star-and-import-time-read-in-serving", {
+            "serving/app.py": "import joblib\nimport pandas as pd\n\n"
+                              'MODEL = joblib.load("/models/churn.joblib")\n\n\ndef lookup(con):\n'
+                              '    return pd.read_sql("SELECT * FROM analytics.users", con)\n',
+        }, (("PD402", "serving/app.py", 4), ("PD402", "serving/app.py", 8))),
+        Case("own-registered-model-and-read-inside-a-function", {
+            "train.py": "import mlflow\n\n\ndef train(model):\n"
+                        '    mlflow.sklearn.log_model(model, "model", registered_model_name="churn")\n',
+            "serve.py": "import mlflow\n\n\ndef load():\n"
+                        '    return mlflow.pyfunc.load_model("models:/churn/Production")\n',
+        }),
+    ),
+)
+
+RULES: tuple[Rule, ...] = (UNDOCUMENTED, UNSTABLE)
+
+
+def _impact(source: Source) -> Impact:
+    extra = 0.25 * min(len(source.sites) - 1, 8)
+    if source.unstable:
+        return Impact(2.0, Risk.HIGH, source.unstable[0], 2.0 + extra)
+    reason = "declared with a placeholder owner" if source.status == "placeholder" else "no declared owner"
+    return Impact(1.0, Risk.MEDIUM, reason, 1.0 + extra)
+
+
+def _finding(source: Source) -> Finding:
+    first, *others = source.sites
+    rule = UNSTABLE if source.unstable else UNDOCUMENTED
+
+    def where(site: Site) -> Location:
+        return Location(site.path, site.line, site.column, site.end_line, site.end_column)
+
+    reads = f" (read {len(source.sites)} times)" if others else ""
+    state = "has a placeholder owner" if source.status == "placeholder" else "is not declared"
+    because = f"; unstable: {source.unstable[0]}" if source.unstable else ""
+    message = f"data input {source.uri} ({first.family}){reads} {state}{because}"
+    return new_finding(rule, where(first), symbol=source.uri, message=message, impact=_impact(source),
+                       anchor=source.uri, scope="", related=tuple(where(site) for site in others))
+
+
+def find_undocumented_inputs(snapshot: RepoSnapshot, config: Config) -> AnalysisResult:
+    """One finding per upstream source read without a declaration; stats count the reads it could not resolve."""
+    inventory = _build_inventory(snapshot, config)
+    findings = [_finding(source) for source in inventory.sources if not source.documented]
+    return AnalysisResult(findings, inventory.problems, inventory.stats())
+
+
+ANALYZER = Analyzer(name=ANALYZER_NAME, version=VERSION, rules=RULES, find=find_undocumented_inputs,
+                    extract=_extract_accesses)

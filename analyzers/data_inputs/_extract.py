@@ -1,0 +1,224 @@
+"""Per-file facts: every data read and write with its source expression, plus the module's constants.
+
+Runs in a worker process on one parsed file; the facts are plain picklable data and depend only on the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from ..cst import ParsedFile, dotted_name, string_value, walk
+from ._readers import Call, classify_call
+from ._values import Evaluator, Value, hole
+
+_MAIN_GUARD = "__main__"
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """One read or write: ``kind`` says how to read the value (path, sql, table, dataset, model, url)."""
+
+    family: str
+    kind: str
+    value: Value
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    scope: str
+    module_level: bool = False
+    pinned: bool = False  # a hub read with an explicit revision
+
+
+@dataclass(frozen=True, slots=True)
+class FileFacts:
+    module: str
+    reads: tuple[Access, ...] = ()
+    writes: tuple[Access, ...] = ()
+    constants: dict[str, Value] = field(default_factory=dict)
+    instances: dict[str, str] = field(default_factory=dict)  # module-level `settings = Settings()`
+
+
+def module_name(path: str) -> str:
+    parts = path.removesuffix(".pyi").removesuffix(".py").removesuffix(".ipynb").split("/")
+    if parts and parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _absolute(module: str, is_package: bool, level: int, target: str) -> str:
+    base = module.split(".") if module else []
+    if not is_package:
+        base = base[:-1]
+    if level > 1:
+        base = base[: len(base) - (level - 1)] if level - 1 <= len(base) else []
+    return ".".join([*base, target] if target else base)
+
+
+class _File:
+    """The two passes over one file: module-level names first, then reads and writes in source order."""
+
+    def __init__(self, parsed: ParsedFile) -> None:
+        self.parsed = parsed
+        self.module = module_name(parsed.path)
+        self.is_package = parsed.path.endswith(("__init__.py", "__init__.pyi"))
+        self.aliases: dict[str, str] = {}  # local name -> dotted import target
+        self.constants: dict[str, Value] = {}
+        self.instances: dict[str, str] = {}
+        self.classes: set[str] = set()
+        self.scopes: dict[str, dict[str, Value]] = {}
+        self.scope = ""
+        self.evaluator = Evaluator(parsed.code, self._lookup, self.canonical, parsed.path)
+
+    # --- names ---------------------------------------------------------------------------------------------
+    def canonical(self, name: str) -> str:
+        """``pd.read_csv`` -> ``pandas.read_csv`` through the file's imports."""
+        if not name:
+            return name
+        head, _, rest = name.partition(".")
+        target = self.aliases.get(head)
+        if target is None:
+            return name
+        return f"{target}.{rest}" if rest else target
+
+    def _lookup(self, name: str) -> Value | None:
+        head, _, rest = name.partition(".")
+        scope = self.scope
+        while scope:
+            env = self.scopes.get(scope, {})
+            if head in env:
+                return env[head] if not rest else None  # a local's attribute: args.path, self.root
+            scope = scope.rpartition(".")[0]
+        if name in self.constants:
+            return self.constants[name]
+        if head in self.instances and rest:
+            return self.constants.get(f"{self.instances[head]}.{rest}")
+        target = self.aliases.get(head)
+        if target is not None:
+            module, _, attr = target.rpartition(".") if not rest else (target, "", "")
+            dotted = ".".join(p for p in (attr, rest) if p)
+            return (("imp", module, dotted),) if module and dotted else None
+        return None
+
+    def _import(self, node: cst.Import | cst.ImportFrom) -> None:
+        if isinstance(node, cst.Import):
+            for alias in node.names:
+                full = dotted_name(alias.name)
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    self.aliases[alias.asname.name.value] = full
+                else:
+                    head = full.split(".", 1)[0]
+                    self.aliases.setdefault(head, head)
+            return
+        module = dotted_name(node.module) if node.module is not None else ""
+        if node.relative:
+            module = _absolute(self.module, self.is_package, len(node.relative), module)
+        if isinstance(node.names, cst.ImportStar) or not module:
+            return
+        for alias in node.names:
+            name = dotted_name(alias.name)
+            local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
+            self.aliases[local] = f"{module}.{name}"
+
+    def _assign_targets(self, node: cst.CSTNode) -> list[tuple[str, cst.BaseExpression | None]]:
+        if isinstance(node, cst.Assign):
+            return [(dotted_name(t.target), node.value) for t in node.targets if dotted_name(t.target)]
+        if isinstance(node, cst.AnnAssign) and dotted_name(node.target):
+            return [(dotted_name(node.target), node.value)]
+        return []
+
+    def collect_module_names(self) -> None:
+        for node, _parent, scope in walk(self.parsed.module):
+            if isinstance(node, (cst.Import, cst.ImportFrom)):
+                self._import(node)
+            elif isinstance(node, cst.ClassDef):
+                self.classes.add(f"{scope}.{node.name.value}" if scope else node.name.value)
+        for statement in self.parsed.module.body:
+            self._module_statement(statement, "")
+
+    def _module_statement(self, statement: cst.CSTNode, prefix: str) -> None:
+        if isinstance(statement, cst.ClassDef) and not prefix:
+            body = statement.body.body if isinstance(statement.body, cst.IndentedBlock) else ()
+            for inner in body:
+                self._module_statement(inner, statement.name.value + ".")
+            return
+        if not isinstance(statement, cst.SimpleStatementLine):
+            return
+        for small in statement.body:
+            for name, value in self._assign_targets(small):
+                if "." in name or value is None:
+                    continue
+                if not prefix and isinstance(value, cst.Call) and dotted_name(value.func) in self.classes:
+                    self.instances[name] = dotted_name(value.func)
+                    continue
+                self.constants[prefix + name] = self.evaluator.value(value)
+
+    # --- reads and writes ----------------------------------------------------------------------------------
+    def collect_accesses(self) -> tuple[list[Access], list[Access]]:
+        reads: list[Access] = []
+        writes: list[Access] = []
+        module = self.parsed.module
+        top: cst.CSTNode | None = None
+        guarded = False
+        for node, parent, scope in walk(module):
+            self.scope = scope
+            if parent is module:
+                top = node
+                guarded = _is_main_guard(node)
+            if isinstance(node, cst.FunctionDef):
+                self._enter_function(node, scope)
+            elif scope and isinstance(node, (cst.Assign, cst.AnnAssign)):
+                for name, value in self._assign_targets(node):
+                    if "." not in name:
+                        self.scopes.setdefault(scope, {})[name] = self.evaluator.value(value)
+            elif scope and isinstance(node, (cst.For, cst.CompFor, cst.WithItem, cst.NamedExpr)):
+                self._bind_unknown(node, scope)
+            elif isinstance(node, cst.Call):
+                self._call(node, parent, scope, reads, writes, top is not None and not scope and not guarded)
+        return reads, writes
+
+    def _enter_function(self, node: cst.FunctionDef, scope: str) -> None:
+        inner = f"{scope}.{node.name.value}" if scope else node.name.value
+        params = node.params
+        names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
+        names.extend(star.name.value for star in (params.star_arg, params.star_kwarg) if isinstance(star, cst.Param))
+        env = self.scopes.setdefault(inner, {})
+        for name in names:
+            env[name] = hole(name)
+
+    def _bind_unknown(self, node: cst.CSTNode, scope: str) -> None:
+        target = getattr(node, "target", None)
+        if isinstance(node, cst.WithItem):
+            target = node.asname.name if node.asname is not None else None
+        names = [target] if isinstance(target, cst.Name) else [
+            e.value for e in getattr(target, "elements", ()) if isinstance(getattr(e, "value", None), cst.Name)]
+        env = self.scopes.setdefault(scope, {})
+        for name in names:
+            env[name.value] = hole(name.value)
+
+    def _call(self, node: cst.Call, parent: cst.CSTNode | None, scope: str, reads: list[Access],
+              writes: list[Access], module_level: bool) -> None:
+        call = Call(node, self.canonical(dotted_name(node.func)), self.evaluator, parent)
+        for access in classify_call(call):
+            line, column, end_line, end_column = self.parsed.span(node)
+            record = Access(access.family, access.kind, access.value, line, column, end_line, end_column, scope,
+                            module_level and not access.write, access.pinned)
+            (writes if access.write else reads).append(record)
+
+
+def _is_main_guard(node: cst.CSTNode) -> bool:
+    if not isinstance(node, cst.If) or not isinstance(node.test, cst.Comparison):
+        return False
+    test = node.test
+    sides = [test.left, *(c.comparator for c in test.comparisons)]
+    return any(dotted_name(s) == "__name__" for s in sides) and any(string_value(s) == _MAIN_GUARD for s in sides)
+
+
+def extract_accesses(parsed: ParsedFile) -> FileFacts:
+    """The data reads and writes of one Python file, with its module-level constants for cross-module refs."""
+    file = _File(parsed)
+    file.collect_module_names()
+    reads, writes = file.collect_accesses()
+    return FileFacts(file.module, tuple(reads), tuple(writes), file.constants, file.instances)

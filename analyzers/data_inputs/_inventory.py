@@ -1,0 +1,368 @@
+"""The data-dependency inventory: every source the code reads, where, and whether it is declared or internal."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pathspec
+
+from ..config import Config
+from ..finding import Problem
+from ..snapshot import RepoSnapshot, take_snapshot
+from ..workers import FactCache, default_cache_dir, extract_facts
+from ._declared import Declaration, covers, load_declarations, normalize
+from ._extract import Access, FileFacts, extract_accesses
+from ._resolve import ModuleIndex
+from ._sql import HOLE_PREFIX, sql_tables, table_name
+from ._values import Value, render
+
+VERSION = "1"
+ANALYZER_NAME = "data_inputs"
+_TEST_DIRS = frozenset({"tests", "test", "testing", "__tests__", "fixtures", "__fixtures__", "testdata"})
+_SKIPPED_DIRS = frozenset({"docs", "doc", ".github", "benchmarks"})
+_SKIPPED_NAMES = frozenset({"setup.py", "noxfile.py", "conftest.py", "conf.py", "fabfile.py"})
+_NOT_DATA_SUFFIXES = frozenset({
+    ".py", ".pyi", ".md", ".rst", ".toml", ".cfg", ".ini", ".yaml", ".yml", ".lock", ".in", ".html", ".j2",
+    ".jinja", ".sh", ".ipynb", ".log", ".css", ".js", ".env", ".tex", ".bib", ".svg", ".gitignore", ".typed",
+})
+_NOT_DATA_STEMS = ("readme", "license", "requirements", "version", "changelog", "manifest", "authors")
+_SYSTEM_PREFIXES = ("/dev/", "/proc/", "/sys/", "/etc/")
+_ALIAS_WORDS = frozenset({"latest", "newest", "current", "production", "staging", "champion"})
+_PREDICTION_WORDS = frozenset({"predictions", "prediction", "preds", "scores"})
+_SERVING_WORDS = frozenset({"serve", "serving", "server", "service", "api", "app", "inference", "predict",
+                            "predictor", "handler", "endpoint", "endpoints", "services", "lambda"})
+_SYSTEM_TABLES = ("pg_", "information_schema", "sqlite_", "sys.", "mysql.", "performance_schema")
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "[::1]"})
+_MEDIA_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".svg", ".ico", ".webp", ".mp4", ".mp3"})
+_BRANCHES = frozenset({"main", "master", "head", "develop"})
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """Where a source is read."""
+
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    family: str
+    unstable: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"path": self.path, "line": self.line, "column": self.column, "family": self.family}
+        return {**data, "unstable": self.unstable} if self.unstable else data
+
+
+@dataclass(slots=True)
+class Source:
+    uri: str
+    pattern: str  # the uri with template fields as `*`, what declarations are matched against
+    kind: str
+    sites: list[Site] = field(default_factory=list)
+    status: str = "undeclared"  # undeclared | placeholder | declared | internal | checked-in | fixture
+    declaration: Declaration | None = None
+
+    @property
+    def unstable(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(site.unstable for site in self.sites if site.unstable))
+
+    @property
+    def documented(self) -> bool:
+        return self.status not in ("undeclared", "placeholder")
+
+    def to_dict(self) -> dict[str, Any]:
+        declared = self.declaration
+        return {
+            "uri": self.uri, "kind": self.kind, "status": self.status,
+            "declared_by": declared.by if declared else "",
+            "declared_in": declared.where if declared else "",
+            "owner": declared.owner if declared else "", "contract": declared.contract if declared else "",
+            "unstable": list(self.unstable), "reads": [site.to_dict() for site in self.sites],
+        }
+
+
+@dataclass(slots=True)
+class Inventory:
+    sources: list[Source] = field(default_factory=list)
+    unresolved: list[Site] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    test_reads: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sources": [s.to_dict() for s in self.sources],
+            "unresolved_reads": [site.to_dict() for site in self.unresolved],
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "sources": len(self.sources),
+            "undocumented": sum(1 for s in self.sources if not s.documented),
+            "declared": sum(1 for s in self.sources if s.status == "declared"),
+            "internal": sum(1 for s in self.sources if s.status in ("internal", "checked-in", "fixture")),
+            "unresolved_reads": len(self.unresolved),
+            "unresolved": [f"{s.path}:{s.line}" for s in self.unresolved[:50]],
+            "test_reads": self.test_reads,
+        }
+
+
+def _parts(path: str) -> list[str]:
+    return path.split("/")
+
+
+def is_test_path(path: str) -> bool:
+    parts = _parts(path)
+    name = parts[-1]
+    return bool(_TEST_DIRS & set(parts[:-1])) or name.startswith("test_") or name.endswith(("_test.py", "_tests.py"))
+
+
+def _skipped_file(path: str) -> bool:
+    """Tooling, not the ML system: docs, CI (hidden folders such as `.github`, `.actions`), packaging."""
+    parts = _parts(path)
+    folders = parts[:-1]
+    return bool(_SKIPPED_DIRS & set(folders)) or parts[-1] in _SKIPPED_NAMES or any(
+        p.startswith(".") for p in folders)
+
+
+def _words(text: str) -> set[str]:
+    return set("".join(c.lower() if c.isalnum() else " " for c in text).split())
+
+
+def _is_serving(path: str) -> bool:
+    return bool(_SERVING_WORDS & _words(path.removesuffix(".py")))
+
+
+def _hole_pattern(text: str) -> str:
+    return "*"
+
+
+def _resolved_enough(value: Value) -> bool:
+    """A value read as a source: it starts with literal text that names something (not a bare `./`)."""
+    if not value or not isinstance(value[0], str):
+        return False
+    return any(c.isalnum() for part in value if isinstance(part, str) for c in part)
+
+
+def _sources_of(access: Access, value: Value) -> Iterator[tuple[str, str, str, bool]] | None:
+    """(uri, pattern, kind, select_star) for each source one read names; None when it cannot be resolved."""
+    if not _resolved_enough(value):
+        return None
+    if access.kind in ("sql", "table"):
+        counter = iter(range(1_000_000))
+        text = render(value, lambda _: f"{HOLE_PREFIX}{next(counter)}__")
+        tables = sql_tables(text) if access.kind == "sql" else None
+        if tables is not None:
+            return ((t, t.lower(), "table", tables.select_star) for t in tables.reads)
+        name = table_name(text) if access.family != "sql" else None
+        return iter(((name, name.lower(), "table", False),)) if name else iter(())
+    if access.kind in ("path", "url", "model") and not _authority_known(value):
+        return None
+    if access.kind == "dataset":
+        return iter(((f"hf://datasets/{render(value)}", f"hf://datasets/{render(value, _hole_pattern)}",
+                      "dataset", False),))
+    uri = normalize(render(value))
+    return iter(((uri, normalize(render(value, _hole_pattern)), access.kind, False),))
+
+
+def _authority_known(value: Value) -> bool:
+    """For a URI, the host, bucket or model name (up to the first `/` after the scheme) is literal."""
+    first = value[0]
+    assert isinstance(first, str)
+    scheme, sep, rest = first.partition(":/")
+    if not sep or not scheme.isalpha():
+        return True
+    rest = rest.lstrip("/")
+    return "/" in rest or (len(value) == 1 and bool(rest))
+
+
+def _suffix(uri: str) -> str:
+    name = uri.split("?", 1)[0].rsplit("/", 1)[-1].lower()
+    return name[name.rfind("."):] if "." in name else ""
+
+
+def _not_data(uri: str, kind: str, family: str) -> bool:
+    """System files and catalogs, local services, media, and the repository's own text and config files."""
+    if uri.startswith(_SYSTEM_PREFIXES) or (kind == "table" and uri.lower().startswith(_SYSTEM_TABLES)):
+        return True
+    if kind == "url":
+        host = uri.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].lower()
+        return host in _LOCAL_HOSTS or _suffix(uri) in _MEDIA_SUFFIXES
+    if family != "open":
+        return False
+    name = uri.rsplit("/", 1)[-1].lower()
+    return _suffix(uri) in _NOT_DATA_SUFFIXES or name.startswith(_NOT_DATA_STEMS)
+
+
+def _unstable(access: Access, path: str, uri: str, kind: str, star: bool) -> str:
+    words = _words(uri)
+    if uri.startswith(("models:/", "runs:/")):
+        return "another model's output (an MLflow model URI)"
+    if words & _PREDICTION_WORDS:
+        return "another model's output (its predictions or scores)"
+    if uri.startswith(("https://raw.githubusercontent.com/", "https://github.com/")) and words & _BRANCHES:
+        return "a branch of a Git repository instead of a commit"
+    if words & _ALIAS_WORDS:
+        return f"a moving alias ({sorted(words & _ALIAS_WORDS)[0]}) instead of a version"
+    if star:
+        return "SELECT * takes whatever columns the table has today"
+    if kind == "dataset" and not access.pinned:
+        return "a hub dataset without a pinned revision"
+    if access.module_level and _is_serving(path):
+        return "read at import time in a serving module"
+    return ""
+
+
+class _Judge:
+    def __init__(self, snapshot: RepoSnapshot, config: Config) -> None:
+        self.root = snapshot.root
+        self.facts: Mapping[str, FileFacts] = {
+            p: f for p, f in snapshot.facts_of(ANALYZER_NAME).items() if isinstance(f, FileFacts)}
+        self.index = ModuleIndex(self.facts)
+        self.declarations = load_declarations(snapshot, config)
+        self.inventory = Inventory(problems=list(self.declarations.problems))
+        self.sources: dict[str, Source] = {}
+        self.writes: list[str] = []
+        self._ignored = self._gitignore()
+
+    def _gitignore(self) -> pathspec.PathSpec | None:
+        try:
+            text = (self.root / ".gitignore").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+        return pathspec.GitIgnoreSpec.from_lines(text.splitlines())
+
+    def collect_writes(self) -> None:
+        for path, facts in sorted(self.facts.items()):
+            if is_test_path(path):
+                continue
+            for access in facts.writes:
+                value = self.index.resolve(access.value)
+                for uri, pattern, _kind, _star in _sources_of(access, value) or ():
+                    if pattern.lstrip("*/.") and uri:
+                        self.writes.append(pattern)
+            for access in facts.reads:  # INSERT INTO / CREATE TABLE AS in SQL reads write their target
+                if access.kind != "sql":
+                    continue
+                value = self.index.resolve(access.value)
+                if _resolved_enough(value):
+                    tables = sql_tables(render(value, lambda _: f"{HOLE_PREFIX}0__"))
+                    self.writes.extend(t.lower() for t in (tables.writes if tables else ()))
+
+    def collect_reads(self) -> None:
+        for path, facts in sorted(self.facts.items()):
+            if _skipped_file(path):
+                continue
+            if is_test_path(path):
+                self.inventory.test_reads += len(facts.reads)
+                continue
+            for access in facts.reads:
+                self._read(path, access)
+
+    def _read(self, path: str, access: Access) -> None:
+        value = self.index.resolve(access.value)
+        found = _sources_of(access, value)
+        site = Site(path, access.line, access.column, access.end_line, access.end_column, access.family)
+        if found is None:
+            self.inventory.unresolved.append(site)
+            return
+        for uri, pattern, kind, star in found:
+            if _not_data(uri, kind, access.family):
+                continue
+            reason = _unstable(access, path, uri, kind, star)
+            source = self.sources.get(uri)
+            if source is None:
+                source = self.sources[uri] = Source(uri, pattern, kind)
+            source.sites.append(Site(site.path, site.line, site.column, site.end_line, site.end_column,
+                                     site.family, reason))
+
+    def judge(self, source: Source) -> None:
+        source.sites.sort(key=lambda s: (s.path, s.line, s.column))
+        declared = self.declarations.match(source.pattern)
+        if declared is not None:
+            source.declaration = declared
+            source.status = "declared" if declared.has_owner else "placeholder"
+        elif any(self._written(source.pattern, write) for write in self.writes):
+            source.status = "internal"
+        elif source.kind == "path" and _is_fixture(source.pattern):
+            source.status = "fixture"
+        elif source.kind == "path" and self._checked_in(source, source.sites[0].path):
+            source.status = "checked-in"
+
+    @staticmethod
+    def _written(read: str, write: str) -> bool:
+        if read == write or read.startswith((write.rstrip("/") + "/", write + "@")):
+            return True
+        return covers(write, read)
+
+    def _checked_in(self, source: Source, reader: str) -> bool:
+        if "*" in source.pattern or "://" in source.uri or source.uri.startswith(("/", "~")):
+            return False
+        folder = reader.rsplit("/", 1)[0] if "/" in reader else ""
+        for candidate in {source.uri, normalize(f"{folder}/{source.uri}") if folder else source.uri}:
+            if candidate.startswith("../"):
+                continue
+            if self._ignored is not None and self._ignored.match_file(candidate):
+                continue
+            if (self.root / candidate).exists():
+                return True
+        return False
+
+    def run(self) -> Inventory:
+        self.collect_writes()
+        self.collect_reads()
+        for source in self.sources.values():
+            self.judge(source)
+        self.inventory.sources = sorted(self.sources.values(), key=lambda s: (s.sites[0].path, s.sites[0].line,
+                                                                              s.uri))
+        return self.inventory
+
+
+def _is_fixture(pattern: str) -> bool:
+    return bool(_TEST_DIRS & set(pattern.split("/")))
+
+
+def build_inventory(snapshot: RepoSnapshot, config: Config) -> Inventory:
+    """Judge every file's extracted reads and writes against the repository's declarations."""
+    return _Judge(snapshot, config).run()
+
+
+def inventory_of(root: Path, config: Config, *, jobs: int = 1, use_cache: bool = True) -> Inventory:
+    """Snapshot ``root``, extract only this analyzer's facts (cached apart from full scans), and judge them."""
+    snapshot = take_snapshot(root, config.exclude)
+    version = hashlib.sha256(f"{ANALYZER_NAME}-only={VERSION}".encode()).hexdigest()[:16]
+    cache = FactCache(default_cache_dir() if use_cache else None, version)
+    sources = [(f.path, f.text) for f in snapshot.python_files()]
+    facts, problems, _ = extract_facts(sources, [(ANALYZER_NAME, extract_accesses)], cache, max(1, jobs))
+    snapshot.facts = facts
+    inventory = build_inventory(snapshot, config)
+    inventory.problems[:0] = [*snapshot.problems, *problems]
+    return inventory
+
+
+def _entry_name(source: Source, taken: set[str]) -> str:
+    tail = source.pattern.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+    stem = tail.split(".", 1)[0] if source.kind != "table" else source.uri.lower()
+    base = "".join(c if c.isalnum() or c in "-_." else "-" for c in stem).strip("-*.") or "input"
+    name, number = base, 2
+    while name in taken:
+        name, number = f"{base}-{number}", number + 1
+    taken.add(name)
+    return name
+
+
+def init_entries(inventory: Inventory, config: Config) -> list[dict[str, str]]:
+    """`[[inputs]]` entries for the sources nothing declares; sources already in the configuration are skipped."""
+    taken = {entry.name for entry in config.inputs}
+    known = {entry.uri for entry in config.inputs}
+    entries = []
+    for source in inventory.sources:
+        if source.status == "undeclared" and source.pattern not in known:
+            known.add(source.pattern)
+            entries.append({"name": _entry_name(source, taken), "uri": source.pattern})
+    return entries

@@ -1,0 +1,183 @@
+"""Finds feature flags and switches that no longer switch anything: constants that decide control flow but are
+never rebound, command-line options nobody reads, and constant switches untouched for months, the "dead
+experimental codepaths" and configuration debt of Sculley et al.
+
+Nothing in the analyzed repository is imported or run: facts come from each file's syntax tree, and the judge
+resolves names across modules through imports and re-exports.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..base import Analyzer
+from ..config import Config
+from ..finding import AnalysisResult, Case, Kind, Rule
+from ..snapshot import RepoSnapshot
+from . import _extract, _history, _judge, _report
+from ._index import Index
+
+_SETTINGS = "USE_NEW_TOKENIZER = False\nBATCH = 32\n"
+_TRAIN = ("from pkg import settings\n\n\ndef tokenize(text):\n    if settings.USE_NEW_TOKENIZER:\n"
+          "        return text.split()\n    return list(text)\n")
+
+DEAD_CONFIG_SWITCH = Rule(
+    id="PD101",
+    name="dead-config-switch",
+    kind=Kind.DEAD_FLAG,
+    summary="A module- or class-level name bound once to a literal (bool, None, number, string), never rebound "
+            "anywhere in the repository, that decides an `if`, `elif`, ternary, `while` or `and`/`or` test: one "
+            "of the branches can never run.",
+    why="Sculley et al. (\"Hidden Technical Debt in Machine Learning Systems\", section on dead experimental "
+        "codepaths) describe how branches left behind by experiments pile up until nobody knows which "
+        "combinations still work; Knight Capital lost $465M when a repurposed flag woke such a path.",
+    example="# pkg/settings.py\nUSE_NEW_TOKENIZER = False\n\n# pkg/train.py\nif settings.USE_NEW_TOKENIZER:\n"
+            "    tokens = new_tokenizer(text)  # never runs",
+    fix="Delete the flag and the branch that cannot run, keeping the one that does; if it must stay switchable, "
+        "read it from configuration, the environment or the command line.",
+    cases=(
+        Case("invalid-cross-module-attribute", {"pkg/__init__.py": "", "pkg/settings.py": _SETTINGS,
+                                                "pkg/train.py": _TRAIN}, (("PD101", "pkg/settings.py", 1),)),
+        Case("invalid-from-import-and-alias",
+             {"pkg/__init__.py": "from .settings import DEBUG\n", "pkg/settings.py": "DEBUG = False\n",
+              "pkg/a.py": "from pkg.settings import DEBUG\nx = 1 if DEBUG else 2\n",
+              "pkg/b.py": "import pkg.settings as s\nimport pkg\n\nif not s.DEBUG and True:\n    pass\n"
+                          "if pkg.DEBUG:\n    print(1)\n"},
+             (("PD101", "pkg/settings.py", 1),)),
+        Case("invalid-string-mode-same-module",
+             {"run.py": 'MODE = "train"\n\n\ndef main():\n    if MODE == "eval":\n        evaluate()\n'},
+             (("PD101", "run.py", 1),)),
+        Case("invalid-class-settings",
+             {"conf.py": "class Settings:\n    USE_AMP = False\n\n\nif Settings.USE_AMP:\n    print('amp')\n"},
+             (("PD101", "conf.py", 2),)),
+        Case("valid-rebound-by-monkeypatch",
+             {"pkg/__init__.py": "", "pkg/settings.py": _SETTINGS, "pkg/train.py": _TRAIN,
+              "tests/test_train.py": "from pkg import settings\n\n\ndef test_new(monkeypatch):\n"
+                                     "    monkeypatch.setattr(settings, 'USE_NEW_TOKENIZER', True)\n"}),
+        Case("valid-rebound-by-assignment",
+             {"pkg/__init__.py": "", "pkg/settings.py": _SETTINGS, "pkg/train.py": _TRAIN,
+              "pkg/cli.py": "from pkg import settings\n\nsettings.USE_NEW_TOKENIZER = True\n"}),
+        Case("valid-global-rebinding",
+             {"a.py": "DEBUG = False\n\n\ndef enable():\n    global DEBUG\n    DEBUG = True\n\n\n"
+                      "if DEBUG:\n    print(1)\n"}),
+        Case("valid-from-environment",
+             {"a.py": "import os\n\nDEBUG = os.environ.get('DEBUG') == '1'\nFAST = bool(int('0'))\n"
+                      "if DEBUG or FAST:\n    print(1)\n"}),
+        Case("valid-type-checking-and-debug",
+             {"a.py": "TYPE_CHECKING = False\nif TYPE_CHECKING:\n    import os\nif __debug__:\n    print(1)\n"}),
+        Case("valid-only-in-log-format",
+             {"a.py": "import logging\n\nDEBUG = False\nlogging.info('debug=%s', DEBUG)\n"}),
+        Case("valid-shadowed-by-parameter",
+             {"a.py": "DEBUG = False\n\n\ndef run(DEBUG=True):\n    if DEBUG:\n        print(1)\n"}),
+        Case("valid-try-import-fallback",
+             {"a.py": "try:\n    from fast import HAVE_FAST\nexcept ImportError:\n    HAVE_FAST = False\n"
+                      "if HAVE_FAST:\n    print(1)\n"}),
+    ),
+)
+
+UNREAD_OPTION = Rule(
+    id="PD102",
+    name="unread-command-line-option",
+    kind=Kind.DEAD_FLAG,
+    summary="An argparse option (any spelling of its dest: `--chunk-size` -> `chunk_size`, `dest=`, positional) "
+            "or a click/typer parameter that no code ever reads; when the parsed namespace escapes where it "
+            "cannot be followed (`vars(args)` passed whole, `getattr(args, name)` with a computed name, handed "
+            "to a library), nothing is reported.",
+    why="Sculley et al. list configuration debt among the costliest in ML systems: an option that is accepted "
+        "and ignored lets scripts and people believe they changed an experiment when they did not.",
+    example="parser.add_argument('--use-new-tokenizer', action='store_true')\nargs = parser.parse_args()\n"
+            "train(args.lr)  # args.use_new_tokenizer is never read",
+    fix="Remove the option (and the places that pass it), or wire it to the code it was meant to control.",
+    cases=(
+        Case("invalid-unread-option",
+             {"train.py": "import argparse\n\nparser = argparse.ArgumentParser()\nparser.add_argument('--lr')\n"
+                          "parser.add_argument('--chunk-size', type=int)\nargs = parser.parse_args()\n"
+                          "print(args.lr)\n"},
+             (("PD102", "train.py", 5),)),
+        Case("invalid-positional-and-dest",
+             {"cli.py": "import argparse\n\n\ndef main():\n    p = argparse.ArgumentParser()\n"
+                        "    p.add_argument('data')\n    p.add_argument('-o', '--out', dest='target')\n"
+                        "    g = p.add_argument_group('x')\n    g.add_argument('-v', action='store_const', const=1)\n"
+                        "    args = p.parse_args()\n    print(args.out)\n"},
+             (("PD102", "cli.py", 6), ("PD102", "cli.py", 7), ("PD102", "cli.py", 9))),
+        Case("invalid-passed-by-script",
+             {"train.py": "import argparse\n\nparser = argparse.ArgumentParser()\nparser.add_argument('--seed')\n"
+                          "args = parser.parse_args()\n",
+              "run.sh": "python train.py --seed 1\n"},
+             (("PD102", "train.py", 4),)),
+        Case("invalid-click-and-typer",
+             {"c.py": "import click\n\n\n@click.command()\n@click.option('--dry-run', is_flag=True)\n"
+                      "@click.option('-n', '--num', 'count')\ndef main(dry_run, count):\n    print(count)\n",
+              "t.py": "import typer\n\napp = typer.Typer()\n\n\n@app.command()\n"
+                      "def main(name: str, force: bool = typer.Option(False, '--force')):\n    print(name)\n"},
+             (("PD102", "c.py", 5), ("PD102", "t.py", 7))),
+        Case("valid-getattr-literal-tuple",
+             {"train.py": "import argparse\n\nparser = argparse.ArgumentParser()\nparser.add_argument('--lr')\n"
+                          "parser.add_argument('--wd')\nargs = parser.parse_args()\n"
+                          "for name in ('lr', 'wd'):\n    print(getattr(args, name))\n"}),
+        Case("valid-getattr-unknown-name",
+             {"train.py": "import argparse\nimport sys\n\nparser = argparse.ArgumentParser()\n"
+                          "parser.add_argument('--lr')\nargs = parser.parse_args()\n"
+                          "print(getattr(args, sys.argv[1]))\n"}),
+        Case("valid-vars-literal-key",
+             {"train.py": "import argparse\n\nparser = argparse.ArgumentParser()\nparser.add_argument('--lr')\n"
+                          "args = parser.parse_args()\nprint(vars(args)['lr'])\n"}),
+        Case("valid-vars-escapes",
+             {"train.py": "import argparse\n\nparser = argparse.ArgumentParser()\nparser.add_argument('--lr')\n"
+                          "args = parser.parse_args()\nrun(**vars(args))\n"}),
+        Case("valid-helper-in-other-module",
+             {"pkg/__init__.py": "", "pkg/fit.py": "def fit(ns):\n    return ns.epochs\n",
+              "pkg/main.py": "import argparse\n\nfrom pkg.fit import fit\n\n\ndef parse():\n"
+                             "    parser = argparse.ArgumentParser()\n    parser.add_argument('--epochs')\n"
+                             "    return parser.parse_args()\n\n\nfit(parse())\nargs = parse()\nfit(args)\n"}),
+        Case("valid-handed-to-library",
+             {"train.py": "import argparse\n\nimport lib\n\nparser = argparse.ArgumentParser()\n"
+                          "parser.add_argument('--lr')\nargs = parser.parse_args()\nlib.run(args)\n"}),
+    ),
+)
+
+STALE_FEATURE_FLAG = Rule(
+    id="PD103",
+    name="stale-feature-flag",
+    kind=Kind.DEAD_FLAG,
+    summary="A constant switch (see PD101) whose defining line has not changed in git for `stale_days` days "
+            "(default 180): the experiment it guarded is over. Skipped when the folder is not a git repository.",
+    why="Sculley et al.'s dead experimental codepaths become more dangerous the longer they sit: nobody "
+        "remembers what the other branch does. Uber's Piranha removes exactly these stale flags automatically.",
+    example="# unchanged since 2021\nUSE_LEGACY_LOSS = False",
+    fix="Remove the flag and its dead branch; the history keeps the old code if it is ever needed.",
+    options={"stale_days": 180},
+    cases=(
+        Case("invalid-unchanged-for-years",
+             {"a.py": "LEGACY = False\nif LEGACY:\n    print(1)\n"},
+             (("PD101", "a.py", 1), ("PD103", "a.py", 1))),
+        Case("valid-not-a-switch", {"a.py": "LEGACY = False\nprint(LEGACY)\n"}),
+    ),
+)
+
+RULES: tuple[Rule, ...] = (DEAD_CONFIG_SWITCH, UNREAD_OPTION, STALE_FEATURE_FLAG)
+
+
+def find_flag_debt(snapshot: RepoSnapshot, config: Config) -> AnalysisResult:
+    """Judge every file's flag facts together: constant switches, unread options, stale switches."""
+    started = time.perf_counter()
+    index = Index(_judge.file_facts(snapshot.facts_of(ANALYZER.name)))
+    result = AnalysisResult()
+    switches = _judge.constant_switches(index)
+    result.findings.extend(_report.switch_finding(DEAD_CONFIG_SWITCH, s) for s in switches)
+    for unread in _judge.unread_options(index, snapshot.files):
+        result.findings.append(_report.option_finding(UNREAD_OPTION, unread, index.canonical.get(unread.path, "")))
+    if switches and config.enabled(STALE_FEATURE_FLAG):
+        limit = config.option(STALE_FEATURE_FLAG, "stale_days")
+        ages = _history.unchanged_days(snapshot.root, [(s.path, s.binding.span[0]) for s in switches])
+        for switch in switches:
+            days = ages.get((switch.path, switch.binding.span[0]))
+            if days is not None and days >= limit:
+                result.findings.append(_report.stale_finding(STALE_FEATURE_FLAG, switch, days))
+    result.stats = {"files": len(index.facts), "switches": len(switches),
+                    "seconds": round(time.perf_counter() - started, 3)}
+    return result
+
+
+ANALYZER = Analyzer(name="feature_flags", version="1", rules=RULES, find=find_flag_debt,
+                    extract=_extract.extract_flag_facts)

@@ -1,0 +1,88 @@
+"""Turns judged switches and options into findings: what the flag is, who reads it, what is dead, the cost."""
+
+from __future__ import annotations
+
+from ..finding import Finding, Impact, Location, Risk, Rule, new_finding
+from ._judge import Switch, UnreadOption
+from ._model import Test
+
+_SERVING = ("serve", "serving", "server", "api", "app", "inference", "predict", "deploy", "handler")
+_SHOWN_READERS = 5
+
+
+def _location(path: str, span: tuple[int, int, int, int]) -> Location:
+    return Location(path, span[0], span[1], span[2], span[3])
+
+
+def _dead_lines(test: Test, result: bool) -> tuple[int, int]:
+    if test.context == "while":
+        return test.body
+    return test.orelse if result else test.body
+
+
+def _branch(path: str, test: Test, result: bool) -> str:
+    where = f"{path}:{test.span[0]}"
+    start, end = _dead_lines(test, result)
+    span = f" (lines {start}-{end})" if start and end > start else f" (line {start})" if start else ""
+    if test.context == "while":
+        return f"the `while` loop at {where} never runs{span}"
+    kind = "ternary" if test.context == "ternary" else "`if`"
+    if result:
+        if start:
+            return f"the {kind} at {where} always takes its first branch; the else branch{span} never runs"
+        return f"the {kind} at {where} always runs its body; the test is redundant"
+    return f"the {kind} at {where} never runs its body{span}"
+
+
+def _impact(switch_lines: int, serving: bool) -> Impact:
+    effort = round(min(8.0, 0.5 + switch_lines / 25), 2)
+    large = switch_lines >= 40
+    risk = Risk.HIGH if large or serving else Risk.MEDIUM
+    reason = ("dead code in serving code paths" if serving else
+              f"{switch_lines} dead lines kept alive" if large else "a switch that no longer switches")
+    return Impact(effort, risk, reason, round(0.25 + min(switch_lines, 100) / 200, 2))
+
+
+def switch_finding(rule: Rule, switch: Switch) -> Finding:
+    name = switch.binding.name
+    readers = [f"{p}:{t.span[0]}" for p, t, _ in switch.tests]
+    branches = [_branch(p, t, o) for p, t, o in switch.tests]
+    dead = sum(max(0, e - s + 1) for _, t, o in switch.tests for s, e in [_dead_lines(t, o)] if s)
+    serving = any(part in p.lower() for p, _, _ in switch.tests for part in _SERVING)
+    shown = "; ".join(branches[:_SHOWN_READERS]) + ("; ..." if len(branches) > _SHOWN_READERS else "")
+    message = (f"`{name}` ({switch.qualified}) is always {switch.binding.value} and never rebound, so it switches "
+               f"nothing: {shown}. Read at {', '.join(readers)}")
+    fix = (f"Delete `{name}` and keep only the branch that runs (inline the value {switch.binding.value}), or "
+           f"read it from configuration if it must stay switchable.")
+    return new_finding(
+        rule, _location(switch.path, switch.binding.span), symbol=switch.qualified, message=message,
+        impact=_impact(dead, serving), anchor=switch.qualified, scope=switch.qualified.rpartition(".")[0],
+        related=tuple(_location(p, t.span) for p, t, _ in switch.tests), fix=fix,
+    )
+
+
+def stale_finding(rule: Rule, switch: Switch, days: int) -> Finding:
+    name = switch.binding.name
+    message = (f"`{name}` ({switch.qualified}) has been {switch.binding.value} and unchanged for {days} days; a "
+               f"flag that old is a stale flag: remove it and the branch it disables")
+    return new_finding(
+        rule, _location(switch.path, switch.binding.span), symbol=switch.qualified, message=message,
+        impact=_impact(0, False), anchor=switch.qualified, scope=switch.qualified.rpartition(".")[0],
+        related=tuple(_location(p, t.span) for p, t, _ in switch.tests),
+    )
+
+
+def option_finding(rule: Rule, unread: UnreadOption, module: str) -> Finding:
+    option = unread.option
+    shown = "/".join(option.flags)
+    if option.framework == "argparse":
+        where = f"no code reads `args.{option.dest}` (nor getattr/vars with that name)"
+    else:
+        where = f"the {option.framework} parameter `{option.dest}` is never used in `{option.scope}`"
+    passed = f"; {', '.join(unread.passed_by)} passes it, to no effect" if unread.passed_by else ""
+    message = f"command-line option {shown} (dest `{option.dest}`) is never read: {where}{passed}"
+    return new_finding(
+        rule, _location(unread.path, option.span), symbol=option.dest, message=message,
+        impact=Impact(0.5, Risk.MEDIUM, "an option that silently does nothing", 0.25),
+        anchor=f"{option.framework}:{option.dest}", scope=f"{module}.{option.scope}" if option.scope else module,
+    )

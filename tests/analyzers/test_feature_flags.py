@@ -1,0 +1,159 @@
+"""What the feature-flag cases cannot say: messages, git staleness, fingerprints, bad input, fixtures."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+from paydown.analyzers.config import Config, RuleSettings
+from paydown.analyzers.runner import Report, scan
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feature_flags"
+EXPECT = re.compile(r"#\s*expect:\s*(?P<ids>PD\d{3}(?:\s*,\s*PD\d{3})*)")
+
+SETTINGS = "USE_NEW_TOKENIZER = False\n"
+TRAIN = (
+    "from pkg import settings\n"
+    "\n"
+    "\n"
+    "def tokenize(text):\n"
+    "    if settings.USE_NEW_TOKENIZER:\n"
+    "        words = text.split()\n"
+    "        return words\n"
+    "    return list(text)\n"
+)
+
+
+def _scan(root: Path, config: Config | None = None) -> Report:
+    return scan(root, config or Config(), use_cache=False, jobs=1)
+
+
+def _found(report: Report, prefix: str = "PD1") -> set[tuple[str, str, int]]:
+    return {(f.rule_id, f.location.path, f.location.line) for f in report.findings if f.rule_id.startswith(prefix)}
+
+
+def _commit(root: Path, date: str) -> None:
+    env = {**os.environ, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date, "GIT_CONFIG_GLOBAL": os.devnull,
+           "GIT_CONFIG_NOSYSTEM": "1"}
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "flags"]):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid", "-c", "commit.gpgsign=false",
+                        *args], cwd=root, env=env, check=True, capture_output=True)
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    return root
+
+
+def test_message_names_flag_dead_branch_and_readers(tmp_path: Path, make_repo) -> None:
+    root = make_repo(tmp_path, {"pkg/__init__.py": "", "pkg/settings.py": SETTINGS, "pkg/train.py": TRAIN})
+    [finding] = [f for f in _scan(root).findings if f.rule_id == "PD101"]
+    assert "USE_NEW_TOKENIZER" in finding.message
+    assert "always False" in finding.message
+    assert "pkg/train.py:5" in finding.message  # the reader
+    assert "never runs its body (lines 6-7)" in finding.message  # the dead branch
+    assert finding.symbol == "pkg.settings.USE_NEW_TOKENIZER"
+    assert [(r.path, r.line) for r in finding.related] == [("pkg/train.py", 5)]
+
+
+def test_option_passed_by_script_says_so(tmp_path: Path, make_repo) -> None:
+    root = make_repo(tmp_path, {
+        "train.py": "import argparse\n\np = argparse.ArgumentParser()\np.add_argument('--use-new-tokenizer')\n"
+                    "args = p.parse_args()\n",
+        "scripts/run.sh": "python train.py --use-new-tokenizer 1\n",
+        "scripts/other.sh": "python train.py --use-new-tokenizer-v2\n",
+    })
+    [finding] = [f for f in _scan(root).findings if f.rule_id == "PD102"]
+    assert "use_new_tokenizer" in finding.message
+    assert "scripts/run.sh passes it" in finding.message
+    assert "other.sh" not in finding.message
+
+
+def test_stale_switch_from_old_commit(tmp_path: Path) -> None:
+    root = _write(tmp_path / "repo", {"a.py": "LEGACY = False\nif LEGACY:\n    print(1)\n"})
+    _commit(root, "2020-01-01T00:00:00+00:00")
+    report = _scan(root)
+    assert _found(report) == {("PD101", "a.py", 1), ("PD103", "a.py", 1)}
+    [stale] = [f for f in report.findings if f.rule_id == "PD103"]
+    assert re.search(r"unchanged for \d{4} days", stale.message)
+
+
+def test_recent_switch_is_not_stale(tmp_path: Path) -> None:
+    root = _write(tmp_path / "repo", {"a.py": "LEGACY = False\nif LEGACY:\n    print(1)\n"})
+    _commit(root, datetime.now(UTC).isoformat(timespec="seconds"))
+    assert _found(_scan(root)) == {("PD101", "a.py", 1)}
+
+
+def test_stale_days_option_is_honoured(tmp_path: Path) -> None:
+    root = _write(tmp_path / "repo", {"a.py": "LEGACY = False\nif LEGACY:\n    print(1)\n"})
+    _commit(root, "2020-01-01T00:00:00+00:00")
+    config = Config(rules={"PD103": RuleSettings(options={"stale_days": 100_000})})
+    assert _found(_scan(root, config)) == {("PD101", "a.py", 1)}
+
+
+def test_not_a_git_repository_skips_staleness_quietly(tmp_path: Path) -> None:
+    root = _write(tmp_path / "plain", {"a.py": "LEGACY = False\nif LEGACY:\n    print(1)\n"})
+    report = _scan(root)
+    assert _found(report) == {("PD101", "a.py", 1)}
+    assert not report.errors
+
+
+def test_uncommitted_line_is_not_stale(tmp_path: Path) -> None:
+    root = _write(tmp_path / "repo", {"a.py": "X = 1\n"})
+    _commit(root, "2020-01-01T00:00:00+00:00")
+    (root / "a.py").write_text("LEGACY = False\nif LEGACY:\n    print(1)\n", encoding="utf-8")
+    assert _found(_scan(root)) == {("PD101", "a.py", 1)}
+
+
+def test_fingerprint_survives_inserted_lines_and_changes_on_rename(tmp_path: Path, make_repo) -> None:
+    files = {"pkg/__init__.py": "", "pkg/settings.py": SETTINGS, "pkg/train.py": TRAIN}
+
+    def fingerprint(name: str, settings: str, train: str) -> str:
+        root = make_repo(tmp_path, {**files, "pkg/settings.py": settings, "pkg/train.py": train}, name=name)
+        [finding] = [f for f in _scan(root).findings if f.rule_id == "PD101"]
+        return finding.fingerprint
+
+    first = fingerprint("a", SETTINGS, TRAIN)
+    assert fingerprint("b", "\n" * 20 + SETTINGS, "# x\n" * 20 + TRAIN) == first
+    renamed = fingerprint("c", SETTINGS.replace("USE_NEW", "USE_OLD"), TRAIN.replace("USE_NEW", "USE_OLD"))
+    assert renamed != first
+
+
+def test_unparseable_file_is_reported_and_skipped(tmp_path: Path, make_repo) -> None:
+    root = make_repo(tmp_path, {"broken.py": "def (:\n", "a.py": "LEGACY = False\nif LEGACY:\n    print(1)\n"})
+    report = _scan(root)
+    assert ("PD101", "a.py", 1) in _found(report)
+    assert any(e.path == "broken.py" for e in report.errors)
+
+
+def test_real_repository_pattern_number_compared_in_and(tmp_path: Path, make_repo) -> None:
+    # pytorch-lightning examples/fabric/dcgan: `num_gpus = 1` then `if (device.type == "cuda") and (num_gpus > 1):`
+    root = make_repo(tmp_path, {"train.py": "num_gpus = 1\n\n\ndef main(device):\n"
+                                            "    if (device.type == 'cuda') and (num_gpus > 1):\n        pass\n"})
+    assert _found(_scan(root), "PD101") == {("PD101", "train.py", 1)}
+
+
+def test_and_operand_that_does_not_decide_is_not_reported(tmp_path: Path, make_repo) -> None:
+    root = make_repo(tmp_path, {"a.py": "FAST = True\n\n\ndef f(x):\n    if FAST and x:\n        pass\n"
+                                        "    while FAST:\n        break\n"})
+    assert _found(_scan(root), "PD101") == set()
+
+
+def test_realistic_fixture_matches_its_expect_markers(tmp_path: Path, make_repo) -> None:
+    folder = FIXTURES / "realistic"
+    files = {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8") for p in folder.rglob("*")
+             if p.is_file()}
+    expected = {
+        (rule_id.strip(), rel, number)
+        for rel, text in files.items()
+        for number, line in enumerate(text.splitlines(), start=1)
+        if (match := EXPECT.search(line))
+        for rule_id in match.group("ids").split(",")
+    }
+    root = make_repo(tmp_path, files)
+    assert {found for found in _found(_scan(root)) if found[0] != "PD103"} == expected
