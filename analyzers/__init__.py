@@ -6,7 +6,12 @@ from . import data_inputs, dependencies, duplication, feature_flags
 from .base import Analyzer
 from .finding import Rule
 
-ANALYZERS: tuple[Analyzer, ...] = (dependencies.ANALYZER, duplication.ANALYZER, data_inputs.ANALYZER, feature_flags.ANALYZER)
+ANALYZERS: tuple[Analyzer, ...] = (
+    feature_flags.ANALYZER,
+    dependencies.ANALYZER,
+    duplication.ANALYZER,
+    data_inputs.ANALYZER,
+)
 
 ALL_RULES: tuple[Rule, ...] = tuple(rule for analyzer in ANALYZERS for rule in analyzer.rules)
 
