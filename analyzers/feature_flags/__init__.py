@@ -179,5 +179,5 @@ def find_flag_debt(snapshot: RepoSnapshot, config: Config) -> AnalysisResult:
     return result
 
 
-ANALYZER = Analyzer(name="feature_flags", version="1", rules=RULES, find=find_flag_debt,
+ANALYZER = Analyzer(name="feature_flags", version="2", rules=RULES, find=find_flag_debt,
                     extract=_extract.extract_flag_facts)
