@@ -32,25 +32,46 @@ def _fields(node_type: type) -> tuple[str, ...]:
     return names
 
 
+_IS_NODE: dict[type, bool] = {}
+
+
+def _is_node(value_type: type) -> bool:
+    # isinstance against libcst's ABC-based node classes is slow; one issubclass per type is not.
+    known = _IS_NODE.get(value_type)
+    if known is None:
+        known = _IS_NODE[value_type] = issubclass(value_type, cst.CSTNode)
+    return known
+
+
 def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     for name in _fields(type(node)):
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
+        value_type = type(value)
+        if value_type is tuple or value_type is list:
+            yield from (item for item in value if _is_node(type(item)))
+        elif _is_node(value_type):
             yield value
-        elif isinstance(value, (tuple, list)):
-            yield from (item for item in value if isinstance(item, cst.CSTNode))
 
 
-def walk(module: cst.Module) -> Iterator[tuple[cst.CSTNode, cst.CSTNode | None, str]]:
+Visit = tuple[cst.CSTNode, "cst.CSTNode | None", str]
+
+
+def walk(module: cst.Module) -> Iterator[Visit]:
     """Every node in source order with its parent and the dotted name of its enclosing class/function."""
-    stack: list[tuple[cst.CSTNode, cst.CSTNode | None, str]] = [(module, None, "")]
+    stack: list[Visit] = [(module, None, "")]
+    pop, extend = stack.pop, stack.extend
+    scoped = (cst.FunctionDef, cst.ClassDef)
     while stack:
-        node, parent, scope = stack.pop()
-        yield node, parent, scope
+        item = pop()
+        yield item
+        node, _parent, scope = item
         inner = scope
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            inner = f"{scope}.{node.name.value}" if scope else node.name.value
-        stack.extend((child, node, inner) for child in reversed(list(children(node))))
+        if type(node) in scoped:
+            name = node.name.value  # type: ignore[attr-defined]
+            inner = f"{scope}.{name}" if scope else name
+        kids = list(children(node))
+        kids.reverse()
+        extend((child, node, inner) for child in kids)
 
 
 class _PositionState(CodegenState):
@@ -106,6 +127,13 @@ class ParsedFile:
     source: str
     module: cst.Module
     _spans: dict[cst.CSTNode, tuple[int, int, int, int]] | None = None
+    _nodes: list[Visit] | None = None
+
+    def nodes(self) -> list[Visit]:
+        """``walk(module)`` done once per file and shared by every analyzer's extractor."""
+        if self._nodes is None:
+            self._nodes = list(walk(self.module))
+        return self._nodes
 
     def span(self, node: cst.CSTNode) -> tuple[int, int, int, int]:
         """(line, column, end line, end column) of a node, lines and columns 1-based."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from ..cst import ParsedFile, dotted_name, string_value, walk
+from ..cst import ParsedFile, dotted_name, string_value
 from ._readers import Call, classify_call
 from ._values import Evaluator, Value, hole
 
@@ -130,7 +130,7 @@ class _File:
         return []
 
     def collect_module_names(self) -> None:
-        for node, _parent, scope in walk(self.parsed.module):
+        for node, _parent, scope in self.parsed.nodes():
             if isinstance(node, (cst.Import, cst.ImportFrom)):
                 self._import(node)
             elif isinstance(node, cst.ClassDef):
@@ -162,7 +162,7 @@ class _File:
         module = self.parsed.module
         top: cst.CSTNode | None = None
         guarded = False
-        for node, parent, scope in walk(module):
+        for node, parent, scope in self.parsed.nodes():
             self.scope = scope
             if parent is module:
                 top = node

@@ -7,7 +7,7 @@ from typing import Any
 
 import libcst as cst
 
-from ..cst import ParsedFile, dotted_name, string_value, walk
+from ..cst import ParsedFile, dotted_name, string_value
 
 _LIST_KEYWORDS = ("install_requires", "tests_require")
 _MAX_NAME_HOPS = 8  # `A = B`, `B = [...]` chains; bounded so `A = A + [...]` cannot loop
@@ -56,7 +56,7 @@ def extract_setup_requirements(parsed: ParsedFile) -> dict[str, Any] | None:
         return None
     names: dict[str, cst.BaseExpression] = {}
     calls: list[cst.Call] = []
-    for node, _parent, scope in walk(parsed.module):
+    for node, _parent, scope in parsed.nodes():
         _module_names(node, scope, names)
         if isinstance(node, cst.Call) and dotted_name(node.func).rsplit(".", 1)[-1] == "setup":
             calls.append(node)

@@ -6,7 +6,7 @@ import sys
 
 import libcst as cst
 
-from ..cst import ParsedFile, dotted_name, string_value, walk
+from ..cst import ParsedFile, dotted_name, string_value
 from ._cli import CliCollector
 from ._model import Binding, FileFacts, Test
 
@@ -254,10 +254,25 @@ def _on_def(c: _Collector, node: cst.FunctionDef | cst.ClassDef, scope: str) -> 
     c.bind(scope, node.name.value, None, node)
 
 
+# Node types the main loop acts on besides calls (exact types: libcst nodes are final classes).
+_BINDING_OR_TEST = frozenset({
+    cst.Assign, cst.AnnAssign, cst.AugAssign, cst.FunctionDef, cst.ClassDef, cst.Import, cst.ImportFrom,
+    cst.Global, cst.Nonlocal, cst.If, cst.IfExp, cst.While, cst.For, cst.CompFor, cst.AsName, cst.NamedExpr,
+    cst.Del, cst.Lambda,
+})
+
+
 def extract_flag_facts(parsed: ParsedFile) -> FileFacts:
     """Everything the repository-level judge needs from one file; reads the tree once."""
     c = _Collector(parsed)
-    for node, parent, scope in walk(parsed.module):
+    for node, parent, scope in parsed.nodes():
+        c.cli.visit(node, parent, scope)
+        node_type = type(node)
+        if node_type is cst.Call:
+            c.on_call(node)  # type: ignore[arg-type]
+            continue
+        if node_type not in _BINDING_OR_TEST:
+            continue  # most nodes (names, literals, operators) bind nothing and test nothing
         if isinstance(node, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
             c.on_assign(node, scope)
         elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
@@ -285,9 +300,6 @@ def extract_flag_facts(parsed: ParsedFile) -> FileFacts:
                 c.bind(scope, name, None, node)
         elif isinstance(node, cst.Lambda):
             c.locals.setdefault(scope, set()).update(p.name.value for p in node.params.params)
-        if isinstance(node, cst.Call):
-            c.on_call(node)
-        c.cli.visit(node, parent, scope)
     bindings = tuple(
         Binding(name, code, parsed.span(node), scope)
         for name, (code, node, scope) in c.literals.items()
