@@ -122,8 +122,8 @@ def run_pool(
     memory: int = WORKER_MEMORY_BYTES,
 ) -> Iterable[tuple[str, str, Any]]:
     """Yield (path, status, facts or message) for each task, in completion order."""
-    pending = list(tasks)
-    pending.reverse()
+    # Largest files first (popped from the end), so no worker is left with one big file at the end.
+    pending = sorted(tasks, key=lambda task: len(task.source))
     if not pending:
         return
     context = _context()

@@ -57,6 +57,10 @@ _WEAK_METHODS = re.compile(
 # Arithmetic over named columns: df["a"] / df["b"].
 _COLUMN_ARITHMETIC = re.compile(
     r"\w\[\s*[rbuf]?['\"][^'\"]+['\"]\s*\]\s*(?:[-+*/%]|\*\*)(?!=)|(?:[-+*/%]|\*\*)\s*\w+\[\s*[rbuf]?['\"][^'\"]+['\"]\s*\]")
+# A superset of what can make a statement evidence: when none of it is in the file, it has no candidate block,
+# and the file's position pass (a third of a parse) is skipped.
+_DATA_IMPORT = re.compile(r"^[ \t]*(?:import|from)[ \t][^\n]*\b(?:" + "|".join(sorted(_DATA_LIBRARIES)) + r")\b",
+                          re.MULTILINE)
 _TOKENIZER_CALL = re.compile(r"\btokenizer\w*\s*(?:\(|\.(?:encode|decode|batch_decode|__call__))")
 _SELF_ASSIGNMENT = re.compile(r"^self\.\w+(?:\s*,\s*self\.\w+)*\s*(?::[^=]+)?=[^=]")
 # Methods that set state up rather than compute features.
@@ -341,6 +345,9 @@ def extract(parsed: ParsedFile) -> FileFacts:
     skipped = _roles.skipped_role(parsed.path, parsed.source)
     if skipped is not None:
         return FileFacts(skipped, skipped, ())
+    if not (_DATA_IMPORT.search(parsed.source) or _DATA_METHODS.search(parsed.source)
+            or _TOKENIZER_CALL.search(parsed.source)):
+        return FileFacts(_roles.file_role(parsed.path, ()), None, ())
     collector = _Collector(parsed)
     collector.module_level(list(parsed.module.body), "", False)
     return FileFacts(_roles.file_role(parsed.path, collector.imports), None, _finish(collector))
