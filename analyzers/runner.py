@@ -47,15 +47,11 @@ def analyzers_version(analyzers: tuple[Analyzer, ...] = ANALYZERS) -> str:
 
 
 def _notebook_location(location: Location, file: SourceFile) -> Location:
-    if not file.cell_lines or location.cell is not None:
+    start = file.cell_position(location.line)
+    if start is None or location.cell is not None:
         return location
-    lines = file.cell_lines
-
-    def at(line: int) -> tuple[int, int]:
-        return lines[min(max(line, 1), len(lines)) - 1]
-
-    cell, line = at(location.line)
-    end_cell, end_line = at(location.end_line)
+    cell, line = start
+    end_cell, end_line = file.cell_position(location.end_line) or start
     return dataclasses.replace(location, line=line, end_line=end_line if end_cell == cell else line, cell=cell)
 
 

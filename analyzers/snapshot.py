@@ -43,6 +43,12 @@ class SourceFile:
     def is_notebook(self) -> bool:
         return self.path.endswith(".ipynb")
 
+    def cell_position(self, line: int) -> tuple[int, int] | None:
+        """For a notebook, the (code cell, line in cell) of a line of ``text``; None for other files."""
+        if not self.cell_lines:
+            return None
+        return self.cell_lines[min(max(line, 1), len(self.cell_lines)) - 1]
+
     def line_text(self, line: int) -> str:
         lines = self.text.splitlines()
         return lines[line - 1] if 0 < line <= len(lines) else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -52,9 +53,12 @@ class Site:
     end_column: int
     family: str
     unstable: str = ""
+    cell: int | None = None  # a notebook's code cell; ``line`` is then the line inside it
 
     def to_dict(self) -> dict[str, Any]:
-        data = {"path": self.path, "line": self.line, "column": self.column, "family": self.family}
+        data: dict[str, Any] = {"path": self.path, "line": self.line, "column": self.column, "family": self.family}
+        if self.cell is not None:
+            data["cell"] = self.cell
         return {**data, "unstable": self.unstable} if self.unstable else data
 
 
@@ -342,7 +346,20 @@ def inventory_of(root: Path, config: Config, *, jobs: int = 1, use_cache: bool =
     snapshot.facts = facts
     inventory = build_inventory(snapshot, config)
     inventory.problems[:0] = [*snapshot.problems, *problems]
+    # Findings are mapped to notebook cells by the runner; the inventory is shown directly, so map it here.
+    inventory.unresolved = [_in_cell(site, snapshot) for site in inventory.unresolved]
+    for source in inventory.sources:
+        source.sites = [_in_cell(site, snapshot) for site in source.sites]
     return inventory
+
+
+def _in_cell(site: Site, snapshot: RepoSnapshot) -> Site:
+    file = snapshot.files.get(site.path)
+    where = file.cell_position(site.line) if file is not None else None
+    if where is None:
+        return site
+    cell, line = where
+    return dataclasses.replace(site, cell=cell, line=line, end_line=line)
 
 
 def _entry_name(source: Source, taken: set[str]) -> str:

@@ -231,3 +231,19 @@ def test_inputs_init_refuses_to_shadow_pyproject_config(tmp_path: Path, make_rep
     root = make_repo(tmp_path, {"job.py": FAMILIES["pandas"], "pyproject.toml": "[tool.paydown]\nexclude = []\n"})
     assert main(["inputs", str(root), "--init", "--no-cache", "-j", "1"]) == Exit.USAGE_OR_FATAL
     assert not (root / ".paydown.toml").exists()
+
+
+def test_inventory_locates_notebook_reads_by_cell_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# explore"]},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": ["import os\n"]},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": ["import pandas as pd\n", "\n", "df = pd.read_csv('s3://bucket/raw/events.csv')\n"]},
+    ]
+    notebook = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (tmp_path / "explore.ipynb").write_text(json.dumps(notebook))
+    assert main(["inputs", str(tmp_path), "--format", "json", "--no-cache", "-j", "1"]) == Exit.CLEAN
+    (source,) = json.loads(capsys.readouterr().out)["sources"]
+    assert {(s["cell"], s["line"]) for s in source["reads"]} == {(2, 3)}
+    assert main(["inputs", str(tmp_path), "--no-cache", "-j", "1"]) == Exit.CLEAN
+    assert "explore.ipynb:cell 2:3:" in capsys.readouterr().out
