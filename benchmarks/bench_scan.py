@@ -139,8 +139,9 @@ def step_scan(root: Path, jobs: int, cache: str) -> tuple[float, int, int, str]:
     report = scan(root, Config(), jobs=jobs)
     elapsed = time.perf_counter() - started
     stats = report.stats
-    note = (f"parsed {stats.get('parsed')}, cached {stats.get('cached')}, {len(report.findings)} findings, "
-            f"{len(report.errors)} errors")
+    groups = sum(1 for f in report.findings if f.kind.value == "duplicated-feature-logic")
+    note = (f"parsed {stats.get('parsed')}, cached {stats.get('cached')}, {len(report.findings)} findings "
+            f"({groups} clone groups), {len(report.errors)} errors; judge {stats['seconds']['judge']} s")
     return elapsed, int(stats.get("python_files", 0)), int(stats.get("lines", 0)), note
 
 
@@ -174,6 +175,30 @@ def step_pylint(root: Path, _jobs: int, _cache: str) -> tuple[float, int, int, s
     return elapsed, len(files), lines, f"{duplicates} duplicate blocks"
 
 
+def jscpd_command() -> str | None:
+    """jscpd from $PAYDOWN_BENCH_JSCPD or PATH (npm's jscpd; not a project dependency)."""
+    return os.environ.get("PAYDOWN_BENCH_JSCPD") or shutil.which("jscpd")
+
+
+def step_jscpd(root: Path, _jobs: int, _cache: str) -> tuple[float, int, int, str]:
+    sources = load_sources(root)
+    files = plain_python_files(root, sources)
+    lines = sum(t.count("\n") for p, t in zip(sources.paths, sources.texts, strict=True) if p.endswith((".py", ".pyi")))
+    command = jscpd_command()
+    assert command is not None
+    with tempfile.TemporaryDirectory(prefix="paydown-jscpd-") as out:
+        started = time.perf_counter()
+        subprocess.run([command, "--silent", "--format", "python", "--min-lines", "5", "--reporters", "json",
+                        "--output", out, "--ignore", "**/.git/**", str(root)], capture_output=True, check=False)
+        elapsed = time.perf_counter() - started
+        try:
+            report = json.loads((Path(out) / "jscpd-report.json").read_text(encoding="utf-8"))
+            clones = f"{len(report.get('duplicates', []))} clones"
+        except (OSError, ValueError):
+            clones = "no report written"
+    return elapsed, len(files), lines, clones
+
+
 STEPS: dict[str, Callable[[Path, int, str], tuple[float, int, int, str]]] = {
     "ast": step_ast,
     "libcst-1": step_libcst_1,
@@ -181,6 +206,7 @@ STEPS: dict[str, Callable[[Path, int, str], tuple[float, int, int, str]]] = {
     "scan": step_scan,
     "vulture": step_vulture,
     "pylint": step_pylint,
+    "jscpd": step_jscpd,
 }
 
 
@@ -277,6 +303,10 @@ def benchmark(root: Path, jobs: int) -> None:
             rows.append(Row(label, note="not installed"))
         else:
             rows.append(measure(label, step, root, jobs))
+    if jscpd_command() is None:
+        rows.append(Row("jscpd (baseline)", note="not installed"))
+    else:
+        rows.append(measure("jscpd (baseline)", "jscpd", root, jobs))
     print_table(rows)
     print_targets({row.name: row for row in rows}, jobs)
 
