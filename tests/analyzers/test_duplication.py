@@ -239,3 +239,44 @@ def test_thresholds_are_configurable(make_repo, tmp_path: Path) -> None:
     report = scan(make_repo(tmp_path, {"pkg/a.py": FEATURES, "pkg/b.py": FEATURES}), strict, use_cache=False,
                   jobs=1)
     assert _found(report) == set()
+
+
+def test_copy_missing_one_step_is_found(make_repo, tmp_path: Path) -> None:
+    # From the bundled example: serving's copy lacks the clip() step, so no shared run reaches min_statements.
+    training = textwrap.dedent('''
+        import numpy as np
+
+        NUMERIC = ["tenure", "charges", "total", "logins"]
+        CATEGORICAL = ["plan", "region"]
+
+        def clean(df):
+            df = df.copy()
+            df[NUMERIC] = df[NUMERIC].fillna(0.0)
+            df["total"] = df["total"].clip(lower=0.0)
+            df["per_month"] = df["total"] / df["tenure"].clip(lower=1)
+            df["log_logins"] = np.log1p(df["logins"])
+            for column in CATEGORICAL:
+                df[column] = df[column].fillna("unknown").str.lower()
+            return df
+    ''')
+    serving = textwrap.dedent('''
+        import numpy as np
+        from flask import Flask
+
+        NUMERIC = ["tenure", "charges", "total", "logins"]
+        CATEGORICAL = ["plan", "region"]
+        app = Flask(__name__)
+
+        def prepare(frame):
+            frame = frame.copy()
+            frame[NUMERIC] = frame[NUMERIC].fillna(-1.0)
+            frame["per_month"] = frame["total"] / frame["tenure"].clip(lower=1)
+            frame["log_logins"] = np.log1p(frame["logins"])
+            for column in CATEGORICAL:
+                frame[column] = frame[column].fillna("unknown").str.lower()
+            return frame
+    ''')
+    report = _scan(make_repo, tmp_path, {"train.py": training, "serve/app.py": serving})
+    (finding,) = [f for f in report.findings if f.kind.value == "duplicated-feature-logic"]
+    assert finding.rule_id == "PD301"
+    assert {loc.path for loc in finding.locations} == {"train.py", "serve/app.py"}
