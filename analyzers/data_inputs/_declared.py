@@ -8,11 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from ..config import Config, DeclaredInput
 from ..finding import Problem
-from ..snapshot import RepoSnapshot
+from ..snapshot import RepoSnapshot, parse_yaml
 
 PLACEHOLDER_OWNERS = frozenset({"todo", "tbd", "fixme", "?", "unknown"})
 
@@ -84,13 +82,10 @@ def _template_to_glob(text: str) -> str:
 
 
 def _load_yaml(snapshot: RepoSnapshot, path: str, problems: list[Problem]) -> Any:
-    try:
-        return yaml.safe_load(snapshot.files[path].text)
-    except yaml.YAMLError as err:
-        problems.append(Problem(path, "invalid-yaml", f"cannot read data declarations: {err}".splitlines()[0]))
-    except RecursionError:
-        problems.append(Problem(path, "invalid-yaml", "too deeply nested"))
-    return None
+    data, problem = parse_yaml(path, snapshot.files[path].text)
+    if problem is not None:
+        problems.append(problem)
+    return data
 
 
 def _paths(items: Any) -> Iterator[str]:

@@ -8,11 +8,10 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 from packaging.requirements import InvalidRequirement
 
 from ..finding import Problem
-from ..snapshot import load_yaml
+from ..snapshot import parse_yaml
 from ._model import Declared, TextIndex, is_dev_section, is_sha
 from ._requirements import classify, install_arguments, resolve
 
@@ -251,10 +250,9 @@ def _scan_steps(installs: Installs, path: str, index: TextIndex, steps: Any, sec
 def scan_workflow(path: str, text: str) -> Installs:
     """A GitHub Actions workflow or composite action: `uses:` references and `run:` steps."""
     installs = Installs()
-    try:
-        data = load_yaml(text)
-    except yaml.YAMLError as err:
-        installs.problems.append(Problem(path, "invalid-yaml", f"invalid YAML: {err}"))
+    data, problem = parse_yaml(path, text)
+    if problem is not None:
+        installs.problems.append(problem)
         return installs
     if not isinstance(data, dict):
         return installs

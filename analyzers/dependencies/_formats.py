@@ -9,12 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 from packaging.requirements import InvalidRequirement
 from packaging.utils import canonicalize_name
 
 from ..finding import Problem
-from ..snapshot import load_yaml
+from ..snapshot import parse_yaml
 from ._model import (
     Declared,
     Looseness,
@@ -281,10 +280,9 @@ def _conda_pip_section(manifest: Manifest, path: str, index: TextIndex, items: l
 
 def parse_conda(path: str, text: str) -> Manifest:
     manifest = Manifest()
-    try:
-        data = load_yaml(text)
-    except yaml.YAMLError as err:
-        manifest.problems.append(Problem(path, "invalid-yaml", f"invalid YAML: {err}"))
+    data, problem = parse_yaml(path, text)
+    if problem is not None:
+        manifest.problems.append(problem)
         return manifest
     deps = data.get("dependencies") if isinstance(data, dict) else None
     if not isinstance(deps, list):

@@ -9,11 +9,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from packaging.utils import canonicalize_name
 
 from ..finding import Problem
-from ..snapshot import load_yaml
+from ..snapshot import parse_yaml
 from ._requirements import parse_requirements_file
 
 _TOML_LOCKS = frozenset({"poetry.lock", "uv.lock", "pdm.lock"})
@@ -65,10 +64,9 @@ def parse_lock(path: str, text: str) -> tuple[Lock | None, list[Problem]]:
         names = {canonicalize_name(name) for section in sections if isinstance(section, dict) for name in section}
         return Lock(path, frozenset(names)), []
     if base.endswith((".yml", ".yaml")):
-        try:
-            data = load_yaml(text)
-        except yaml.YAMLError as err:
-            return None, [Problem(path, "invalid-yaml", f"invalid YAML: {err}")]
+        data, problem = parse_yaml(path, text)
+        if problem is not None:
+            return None, [problem]
         packages = data.get("package") if isinstance(data, dict) else None
         return Lock(path, _package_names(packages), "conda"), []
     parsed = parse_requirements_file(path, text)
