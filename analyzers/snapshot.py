@@ -25,7 +25,9 @@ SKIPPED_DIRS = frozenset({
     "third_party", ".eggs", ".ipynb_checkpoints", ".idea", ".vscode",
 })
 TEXT_SUFFIXES = frozenset({".py", ".pyi", ".ipynb", ".txt", ".in", ".toml", ".cfg", ".ini", ".yml", ".yaml",
-                           ".lock", ".sh", ".bash", ".sql", ".dvc"})
+                           ".lock", ".sh", ".bash", ".sql", ".dvc", ".json"})
+# A JSON file larger than this is data, not configuration: left out without an error.
+MAX_JSON_CONFIG_BYTES = 256_000
 TEXT_NAMES = frozenset({"Dockerfile", "Pipfile", "Containerfile", "Makefile", "setup.py", "setup.cfg"})
 
 
@@ -188,6 +190,8 @@ def take_snapshot(root: Path, exclude: Iterable[str] = ()) -> RepoSnapshot:
     snapshot = RepoSnapshot(root)
     for rel, path in iter_paths(root, exclude):
         try:
+            if rel.endswith(".json") and path.lstat().st_size > MAX_JSON_CONFIG_BYTES:
+                continue
             snapshot.files[rel] = read_file(rel, path)
         except (OSError, ValueError, RecursionError) as err:
             reason = "too-large" if "too large" in str(err) else "symlink" if "link" in str(err) else "unreadable"

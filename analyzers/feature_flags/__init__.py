@@ -14,7 +14,7 @@ from ..base import Analyzer
 from ..config import Config
 from ..finding import AnalysisResult, Case, Kind, Rule
 from ..snapshot import RepoSnapshot
-from . import _extract, _history, _judge, _report
+from . import _config, _extract, _history, _judge, _report
 from ._index import Index
 
 _SETTINGS = "USE_NEW_TOKENIZER = False\nBATCH = 32\n"
@@ -155,7 +155,73 @@ STALE_FEATURE_FLAG = Rule(
     ),
 )
 
-RULES: tuple[Rule, ...] = (DEAD_CONFIG_SWITCH, UNREAD_OPTION, STALE_FEATURE_FLAG)
+_TRAIN_YAML = "model:\n  layers: 4\n  dropout: 0.1\ntrain:\n  lr: 0.01\n  epochs: 3\nseed: 1\n"
+_LOAD = ("import yaml\n\n\ndef main():\n    with open('config.yaml') as f:\n        cfg = yaml.safe_load(f)\n")
+_READ_ALL = ("    print(cfg['model']['layers'], cfg['model'].get('dropout'), cfg['train']['lr'])\n"
+             "    print(cfg['train']['epochs'], cfg.get('seed'))\n")
+
+UNREAD_CONFIG_KEY = Rule(
+    id="PD104",
+    name="unread-config-key",
+    kind=Kind.DEAD_FLAG,
+    summary="A key of a YAML, JSON or TOML config file that no code reads, where the file is provably loaded "
+            "(`yaml.safe_load`, `json.load`, `tomllib.load` of a literal path) into a name whose every use is a "
+            "literal subscript or `.get(\"key\")` chain. When the loaded value (or a sub-mapping of it) escapes "
+            "(passed on, returned, iterated, `**cfg`, `cfg[name]`), the path is not literal, or the repository "
+            "uses Hydra/OmegaConf, nothing is reported.",
+    why="Sculley et al. list configuration debt among the costliest in ML systems: a key that is set and "
+        "ignored makes people believe they changed an experiment when they did not.",
+    example="# config.yaml\ntrain:\n  lr: 0.01\n  warmup: 100  # never read\n\n# train.py\n"
+            "cfg = yaml.safe_load(open('config.yaml'))\nopt = SGD(lr=cfg['train']['lr'])",
+    fix="Delete the key from the config file, or wire it to the code it was meant to configure.",
+    cases=(
+        Case("invalid-unread-top-level-key",
+             {"config.yaml": _TRAIN_YAML,
+              "train.py": _LOAD + "    print(cfg['model']['layers'], cfg['model']['dropout'])\n"
+                                  "    print(cfg['train']['lr'], cfg['train']['epochs'])\n"},
+             (("PD104", "config.yaml", 7),)),
+        Case("invalid-unread-nested-key",
+             {"config.yaml": _TRAIN_YAML,
+              "train.py": _LOAD + "    print(cfg['model']['layers'], cfg['train']['lr'], cfg['seed'])\n"
+                                  "    print(cfg.get('train').get('epochs'))\n"},
+             (("PD104", "config.yaml", 3),)),
+        Case("invalid-json-config",
+             {"conf/settings.json": '{\n  "batch": 8,\n  "unused": {"a": 1}\n}\n',
+              "app.py": "import json\nfrom pathlib import Path\n\nsettings = json.loads("
+                        "Path('conf/settings.json').read_text())\nprint(settings['batch'])\n"},
+             (("PD104", "conf/settings.json", 3),)),
+        Case("valid-every-key-read", {"config.yaml": _TRAIN_YAML, "train.py": _LOAD + _READ_ALL}),
+        Case("valid-passed-whole",
+             {"config.yaml": _TRAIN_YAML, "train.py": _LOAD + _READ_ALL.replace("cfg.get('seed')", "") +
+              "    run(cfg)\n"}),
+        Case("valid-sub-mapping-passed",
+             {"config.yaml": _TRAIN_YAML, "train.py": _LOAD + "    model = build(**cfg['model'])\n"}),
+        Case("valid-double-star",
+             {"config.yaml": _TRAIN_YAML, "train.py": _LOAD + "    run(**cfg)\n"}),
+        Case("valid-items-loop",
+             {"config.yaml": _TRAIN_YAML, "train.py": _LOAD + "    for k, v in cfg.items():\n        print(k, v)\n"}),
+        Case("valid-variable-key",
+             {"config.yaml": _TRAIN_YAML, "train.py": _LOAD + "    for name in ('model', 'train'):\n"
+                                                              "        print(cfg[name])\n"}),
+        Case("valid-hydra-repository",
+             {"config.yaml": _TRAIN_YAML, "train.py": _LOAD + "    print(cfg['seed'])\n",
+              "other.py": "from omegaconf import OmegaConf\n\nconf = OmegaConf.load('config.yaml')\n"}),
+        Case("valid-path-not-literal",
+             {"config.yaml": _TRAIN_YAML,
+              "train.py": "import argparse\n\nimport yaml\n\nparser = argparse.ArgumentParser()\n"
+                          "parser.add_argument('--config', default='config.yaml')\nargs = parser.parse_args()\n"
+                          "with open(args.config) as f:\n    cfg = yaml.safe_load(f)\nprint(cfg['seed'])\n"}),
+        Case("valid-generic-loader-elsewhere",
+             {"config.yaml": _TRAIN_YAML, "train.py": _LOAD + "    print(cfg['seed'])\n",
+              "tools.py": "from pathlib import Path\n\nimport yaml\n\nfor p in Path('.').glob('*.yaml'):\n"
+                          "    with p.open() as f:\n        print(yaml.safe_load(f))\n"}),
+        Case("valid-second-load-escapes",
+             {"config.yaml": _TRAIN_YAML, "train.py": _LOAD + "    print(cfg['seed'])\n",
+              "eval.py": "import yaml\n\n\ndef conf():\n    return yaml.safe_load(open('config.yaml'))\n"}),
+    ),
+)
+
+RULES: tuple[Rule, ...] = (DEAD_CONFIG_SWITCH, UNREAD_OPTION, STALE_FEATURE_FLAG, UNREAD_CONFIG_KEY)
 
 
 def find_flag_debt(snapshot: RepoSnapshot, config: Config) -> AnalysisResult:
@@ -167,6 +233,9 @@ def find_flag_debt(snapshot: RepoSnapshot, config: Config) -> AnalysisResult:
     result.findings.extend(_report.switch_finding(DEAD_CONFIG_SWITCH, s) for s in switches)
     for unread in _judge.unread_options(index, snapshot.files):
         result.findings.append(_report.option_finding(UNREAD_OPTION, unread, index.canonical.get(unread.path, "")))
+    if config.enabled(UNREAD_CONFIG_KEY):
+        for key in _config.unread_keys(snapshot, index.facts, index.canonical):
+            result.findings.append(_report.config_key_finding(UNREAD_CONFIG_KEY, key))
     if switches and config.enabled(STALE_FEATURE_FLAG):
         limit = config.option(STALE_FEATURE_FLAG, "stale_days")
         ages = _history.unchanged_days(snapshot.root, [(s.path, s.binding.span[0]) for s in switches])
@@ -179,5 +248,5 @@ def find_flag_debt(snapshot: RepoSnapshot, config: Config) -> AnalysisResult:
     return result
 
 
-ANALYZER = Analyzer(name="feature_flags", version="2", rules=RULES, find=find_flag_debt,
+ANALYZER = Analyzer(name="feature_flags", version="3", rules=RULES, find=find_flag_debt,
                     extract=_extract.extract_flag_facts)

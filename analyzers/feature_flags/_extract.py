@@ -8,6 +8,7 @@ import libcst as cst
 
 from ..cst import ParsedFile, dotted_name, string_value
 from ._cli import CliCollector
+from ._config import ConfigCollector
 from ._model import Binding, FileFacts, Test
 
 # Names that look like switches but are the language's or the type checker's own.
@@ -265,11 +266,16 @@ _BINDING_OR_TEST = frozenset({
 def extract_flag_facts(parsed: ParsedFile) -> FileFacts:
     """Everything the repository-level judge needs from one file; reads the tree once."""
     c = _Collector(parsed)
+    configs = ConfigCollector(parsed)
     for node, parent, scope in parsed.nodes():
         c.cli.visit(node, parent, scope)
         node_type = type(node)
         if node_type is cst.Call:
             c.on_call(node)  # type: ignore[arg-type]
+            configs.visit_call(node, parent, scope)  # type: ignore[arg-type]
+            continue
+        if node_type is cst.SimpleString:
+            configs.visit_string(node)  # type: ignore[arg-type]
             continue
         if node_type not in _BINDING_OR_TEST:
             continue  # most nodes (names, literals, operators) bind nothing and test nothing
@@ -311,5 +317,5 @@ def extract_flag_facts(parsed: ParsedFile) -> FileFacts:
     return FileFacts(
         parts=c.parts, is_package=c.is_package, imports=c.imports, bindings=bindings, bound=bound,
         plain_classes=frozenset(k for k, plain in c.classes.items() if plain), tests=c.tests(),
-        rebound_attrs=frozenset(c.rebound), writes_globals=c.writes_globals, **cli,
+        rebound_attrs=frozenset(c.rebound), writes_globals=c.writes_globals, **cli, **configs.facts(c.imports),
     )

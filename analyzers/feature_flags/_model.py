@@ -58,6 +58,20 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class ConfigLoad:
+    """A config file loaded from a literal path: the variable it lands in and the key path of every use."""
+
+    path: str  # the literal path as written
+    relative: str  # 'any': the repository root or the reading file's folder; 'file': the reading file's folder
+    fmt: str  # yaml, json, toml
+    loader: str  # e.g. yaml.safe_load
+    var: str  # '' when the result is not assigned to a plain name (the load escapes)
+    module_level: bool
+    line: int
+    uses: tuple[tuple[str, ...], ...] = ()  # literal key path of each use; () is an escape
+
+
+@dataclass(frozen=True, slots=True)
 class FileFacts:
     parts: tuple[str, ...]  # module path components, e.g. ('src', 'pkg', 'settings')
     is_package: bool
@@ -77,6 +91,10 @@ class FileFacts:
     call_results: tuple[tuple[str, str], ...] = ()  # (callee ref, usage key) for x = callee(...)
     unassigned_calls: frozenset[str] = frozenset()  # callee refs whose result is used in another way
     functions: dict[str, tuple[str, ...]] = field(default_factory=dict)  # function ref -> parameter names
+    config_loads: tuple[ConfigLoad, ...] = ()
+    config_mentions: frozenset[str] = frozenset()  # config file names in string literals outside followed loads
+    uses_hydra: bool = False  # imports hydra or omegaconf
+    config_unknown: frozenset[str] = frozenset()  # formats some loader here reads from a path not followed
 
     @property
     def raw_module(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..finding import Finding, Impact, Location, Risk, Rule, new_finding
+from ._config import UnreadKey
 from ._judge import Switch, UnreadOption
 from ._model import Test
 
@@ -85,4 +86,17 @@ def option_finding(rule: Rule, unread: UnreadOption, module: str) -> Finding:
         rule, _location(unread.path, option.span), symbol=option.dest, message=message,
         impact=Impact(0.5, Risk.MEDIUM, "an option that silently does nothing", 0.25),
         anchor=f"{option.framework}:{option.dest}", scope=f"{module}.{option.scope}" if option.scope else module,
+    )
+
+
+def config_key_finding(rule: Rule, unread: UnreadKey) -> Finding:
+    dotted = ".".join(unread.keys)
+    loads = ", ".join(f"{path}:{line} ({loader} into `{var}`)" for path, line, loader, var in unread.loads[:5])
+    message = (f"config key `{dotted}` in {unread.config} is never read: the file is loaded at {loads}, every use "
+               f"of the loaded value is a literal key read, and no code reads `{dotted}` (or anything under it)")
+    fix = f"Delete `{dotted}` from {unread.config}, or wire it to the code it was meant to configure."
+    return new_finding(
+        rule, Location(unread.config, unread.line), symbol=f"{unread.config}:{dotted}", message=message,
+        impact=Impact(0.25, Risk.LOW, "a config key that silently does nothing", 0.1), anchor=dotted,
+        scope=unread.config, related=tuple(Location(path, line) for path, line, _, _ in unread.loads), fix=fix,
     )

@@ -157,3 +157,62 @@ def test_realistic_fixture_matches_its_expect_markers(tmp_path: Path, make_repo)
     }
     root = make_repo(tmp_path, files)
     assert {found for found in _found(_scan(root)) if found[0] != "PD103"} == expected
+
+
+# PD104 ------------------------------------------------------------------------------------------------------
+
+CONFIG_YAML = "model:\n  seed: 1\n  layers: 2\nseed: 7\ntrain:\n  lr: 0.1\n"
+
+
+def _pd104(root: Path) -> list:
+    return sorted((f for f in _scan(root).findings if f.rule_id == "PD104"), key=lambda f: f.symbol)
+
+
+def test_pd104_broken_config_no_crash_other_findings_remain(tmp_path: Path, make_repo) -> None:
+    root = make_repo(tmp_path, {
+        "broken.yaml": "a: [1, 2\nb: : :\n", "good.yaml": "used: 1\nunused: 2\n",
+        "train.py": "import yaml\n\nwith open('broken.yaml') as f:\n    bad = yaml.safe_load(f)\n"
+                    "print(bad['a'])\nwith open('good.yaml') as f:\n    good = yaml.safe_load(f)\n"
+                    "print(good['used'])\nDEBUG = False\nif DEBUG:\n    print(1)\n",
+    })
+    report = _scan(root)
+    assert not report.errors
+    assert {(f.rule_id, f.location.path, f.location.line) for f in report.findings if f.rule_id in ("PD101", "PD104")} \
+        == {("PD101", "train.py", 9), ("PD104", "good.yaml", 2)}
+
+
+def test_pd104_message_symbol_and_nested_line(tmp_path: Path, make_repo) -> None:
+    root = make_repo(tmp_path, {
+        "conf/c.yaml": CONFIG_YAML,
+        "conf/run.py": "import yaml\nfrom pathlib import Path\n\n"
+                       "cfg = yaml.safe_load(Path('conf/c.yaml').read_text())\n"
+                       "\n\ndef lr():\n    return cfg['train']['lr'] * cfg.get('model').get('layers')\n",
+    })
+    found = _pd104(root)
+    assert [(f.symbol, f.location.line) for f in found] == [("conf/c.yaml:model.seed", 2), ("conf/c.yaml:seed", 4)]
+    message = found[1].message
+    assert "`seed`" in message and "conf/c.yaml" in message and "conf/run.py:4" in message and "never read" in message
+    assert found[0].impact.risk.value == "low"
+
+
+def test_pd104_toml_relative_to_reading_file(tmp_path: Path, make_repo) -> None:
+    root = make_repo(tmp_path, {
+        "app/settings.toml": "name = 'x'\n[db]\nhost = 'h'\nport = 1\n",
+        "app/main.py": "import tomllib\n\n\ndef main():\n    with open('settings.toml', 'rb') as f:\n"
+                       "        conf = tomllib.load(f)\n    return conf['db']['host'] + conf['name']\n",
+    })
+    assert [(f.symbol, f.location.line) for f in _pd104(root)] == [("app/settings.toml:db.port", 4)]
+
+
+def test_pd104_escapes_attribute_and_import(tmp_path: Path, make_repo) -> None:
+    base = {"c.yaml": CONFIG_YAML}
+    stored = {**base, "a.py": "import yaml\n\n\nclass A:\n    def __init__(self):\n"
+                              "        self.cfg = yaml.safe_load(open('c.yaml'))\n"}
+    imported = {**base, "a.py": "import yaml\n\ncfg = yaml.safe_load(open('c.yaml'))\nprint(cfg['seed'])\n",
+                "b.py": "from a import cfg\n\nrun(cfg)\n"}
+    returned = {**base, "a.py": "import yaml\n\n\ndef load():\n    cfg = yaml.full_load(open('c.yaml'))\n"
+                                "    return cfg\n"}
+    mentioned = {**base, "a.py": "import yaml\n\ncfg = yaml.safe_load(open('c.yaml'))\nprint(cfg['seed'])\n",
+                 "run.sh": "python other.py --config c.yaml\n"}
+    for i, files in enumerate((stored, imported, returned, mentioned)):
+        assert _pd104(make_repo(tmp_path / str(i), files)) == [], files
