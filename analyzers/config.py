@@ -39,6 +39,21 @@ class RuleSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class BacklogSettings:
+    """How findings become issues: the lowest priority that gets one, and how many are open at once."""
+
+    issue_priority: Priority = Priority.MEDIUM
+    max_open_issues: int = 25
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewSettings:
+    """Pull-request review: at most this many line comments per review; the rest go to the check run."""
+
+    max_comments: int = 20
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     exclude: tuple[str, ...] = ()
     select: tuple[str, ...] = ()
@@ -46,6 +61,8 @@ class Config:
     fail_on: Priority | None = None
     rules: Mapping[str, RuleSettings] = field(default_factory=dict)
     inputs: tuple[DeclaredInput, ...] = ()
+    backlog: BacklogSettings = BacklogSettings()
+    review: ReviewSettings = ReviewSettings()
     source: str = ""
 
     def _settings(self, rule: Rule) -> RuleSettings:
@@ -64,7 +81,7 @@ class Config:
         return self._settings(rule).options.get(name, rule.options[name])
 
 
-_TOP_KEYS = {"exclude", "select", "ignore", "fail_on", "rules", "inputs"}
+_TOP_KEYS = {"exclude", "select", "ignore", "fail_on", "rules", "inputs", "backlog", "review"}
 
 
 def _strings(path: str, key: str, value: Any) -> tuple[str, ...]:
@@ -126,6 +143,44 @@ def _inputs(path: str, value: Any) -> tuple[DeclaredInput, ...]:
     return tuple(declared)
 
 
+def _table(path: str, key: str, value: Any, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(path, key, "must be a table")
+    unknown = set(value) - allowed
+    if unknown:
+        raise ConfigError(path, f"{key}.{sorted(unknown)[0]}", f"unknown key (known: {', '.join(sorted(allowed))})")
+    return value
+
+
+def _count(path: str, key: str, value: Any, default: int) -> int:
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError(path, key, "must be a whole number, 0 or more")
+    return value
+
+
+def _priority(path: str, key: str, value: Any) -> Priority | None:
+    if value is None:
+        return None
+    if value not in {p.value for p in Priority}:
+        raise ConfigError(path, key, "must be one of low, medium, high")
+    return Priority(value)
+
+
+def _backlog(path: str, value: Any) -> BacklogSettings:
+    table = _table(path, "backlog", value, {"issue_priority", "max_open_issues"})
+    return BacklogSettings(
+        issue_priority=_priority(path, "backlog.issue_priority", table.get("issue_priority")) or Priority.MEDIUM,
+        max_open_issues=_count(path, "backlog.max_open_issues", table.get("max_open_issues"), 25),
+    )
+
+
+def _review(path: str, value: Any) -> ReviewSettings:
+    table = _table(path, "review", value, {"max_comments"})
+    return ReviewSettings(max_comments=_count(path, "review.max_comments", table.get("max_comments"), 20))
+
+
 def parse_config(table: Mapping[str, Any], path: str, rules: Iterable[Rule]) -> Config:
     """Validate a `[tool.paydown]` table against the registered rules."""
     rules = tuple(rules)
@@ -140,16 +195,15 @@ def parse_config(table: Mapping[str, Any], path: str, rules: Iterable[Rule]) -> 
         for name in selectors[key]:
             if name not in known:
                 raise ConfigError(path, key, f"unknown rule or kind {name!r}")
-    fail_on = table.get("fail_on")
-    if fail_on is not None and fail_on not in {p.value for p in Priority}:
-        raise ConfigError(path, "fail_on", "must be one of low, medium, high")
     return Config(
         exclude=_strings(path, "exclude", table.get("exclude", [])),
         select=selectors["select"],
         ignore=selectors["ignore"],
-        fail_on=Priority(fail_on) if fail_on else None,
+        fail_on=_priority(path, "fail_on", table.get("fail_on")),
         rules=_rule_settings(path, table.get("rules", {}), by_key),
         inputs=_inputs(path, table.get("inputs", [])),
+        backlog=_backlog(path, table.get("backlog", {})),
+        review=_review(path, table.get("review", {})),
         source=path,
     )
 
