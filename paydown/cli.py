@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from enum import IntEnum
 from pathlib import Path
 
-from paydown import __version__
+from paydown import __version__, service_cli
 from paydown.analyzers import ALL_RULES, rule_by_id
 from paydown.analyzers.config import CONFIG_FILE, Config, ConfigError, load_config, parse_config
 from paydown.analyzers.finding import Kind, Priority
@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     inputs.add_argument("--no-cache", action="store_true", help="parse every file again")
     explain = commands.add_parser("explain", help="print one rule's documentation")
     explain.add_argument("rule", help="a rule id or name, e.g. PD201")
+    service_cli.add_commands(commands)
     return parser
 
 
@@ -171,6 +172,24 @@ def _explain(name: str) -> int:
     return Exit.CLEAN
 
 
+def _service(args: argparse.Namespace) -> int:
+    try:
+        from paydown.service.settings import SettingsError
+    except ImportError as err:  # pragma: no cover - the service extra is not installed
+        print(f"paydown: {args.command} needs the service extra: pip install 'paydown[service]' ({err})",
+              file=sys.stderr)
+        return Exit.USAGE_OR_FATAL
+    try:
+        return service_cli.run(args)
+    except SettingsError as err:
+        print(f"paydown: configuration error: {err}", file=sys.stderr)
+        return Exit.USAGE_OR_FATAL
+    except ImportError as err:
+        print(f"paydown: {args.command} needs the service extra: pip install 'paydown[service]' ({err.name})",
+              file=sys.stderr)
+        return Exit.USAGE_OR_FATAL
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -180,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _rules()
         if args.command == "inputs":
             return _inputs(args)
+        if args.command in service_cli.SERVICE_COMMANDS:
+            return _service(args)
         return _explain(args.rule)
     except ConfigError as err:
         print(f"paydown: configuration error: {err}", file=sys.stderr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -131,6 +132,8 @@ def configure(settings: Settings, *, store: db.Store | None = None, connection: 
     if store is None:
         store = db.Store(settings.database_url)
         store.migrate()
+    # RQ forks a work horse per job: the child must open its own database connections, never share the parent's.
+    os.register_at_fork(after_in_child=lambda: store.engine.dispose(close=False))
     _context = JobContext(settings, store, connection, app or GitHubApp(settings), queues_for(connection))
     return _context
 

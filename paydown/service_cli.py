@@ -1,0 +1,88 @@
+"""`paydown serve`, `paydown worker` and `paydown app-manifest`: the GitHub App service's commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+SERVICE_COMMANDS = ("serve", "worker", "app-manifest")
+
+
+def add_commands(commands: Any) -> None:
+    serve = commands.add_parser("serve", help="run the web page and the GitHub webhook (and a worker with the "
+                                              "embedded Redis)")
+    serve.add_argument("--host", help="address to bind (default: PAYDOWN_HOST, or 127.0.0.1 without an App)")
+    serve.add_argument("--port", type=int, help="port (default: PAYDOWN_PORT or 8000)")
+    serve.add_argument("--no-worker", action="store_true", help="do not start a worker beside the web server")
+    worker = commands.add_parser("worker", help="run jobs from the queues (reviews first, then events, then scans)")
+    worker.add_argument("--burst", action="store_true", help="stop when the queues are empty")
+    manifest = commands.add_parser("app-manifest", help="print the GitHub App manifest for one-click registration")
+    manifest.add_argument("--url", help="paydown's public address (default: PAYDOWN_PUBLIC_URL)")
+
+
+def _logging() -> None:
+    logging.basicConfig(level=os.environ.get("PAYDOWN_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one service command; SettingsError and a missing extra are reported by the caller."""
+    from paydown.service.settings import Settings
+
+    settings = Settings.from_env()
+    if args.command == "app-manifest":
+        from paydown.service.app import app_manifest
+
+        url = (args.url or settings.public_url).rstrip("/")
+        print(json.dumps(app_manifest(settings, url=url, webhook_url=f"{url}/webhook"), indent=2))
+        return 0
+    _logging()
+    if args.command == "worker":
+        return _worker(settings, burst=args.burst)
+    return _serve(settings, host=args.host, port=args.port, worker=not args.no_worker)
+
+
+def _worker(settings: Any, *, burst: bool) -> int:
+    from rq import Worker
+
+    from paydown.service import jobs
+
+    context = jobs.configure(settings)
+    worker = Worker(context.queues.all(), connection=context.redis)
+    # The scheduler puts retried jobs back on their queue when their backoff interval has passed.
+    worker.work(burst=burst, with_scheduler=True)
+    return 0
+
+
+def _serve(settings: Any, *, host: str | None, port: int | None, worker: bool) -> int:
+    from werkzeug.serving import make_server
+
+    from paydown.service.app import create_app
+
+    if not settings.app_configured and host is None:
+        host = "127.0.0.1"  # no login without an App: the page is only for this machine
+    host, port = host or settings.host, port or settings.port
+    app = create_app(settings)
+    child = None
+    if worker and settings.redis_url is None:
+        child = subprocess.Popen([sys.executable, "-m", "paydown", "worker"], env=os.environ.copy())
+    server = make_server(host, port, app, threaded=True)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    print(f"paydown: serving on http://{shown}:{server.server_port}/ (Ctrl-C to stop)", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        if child is not None:
+            child.terminate()
+            child.wait(timeout=30)
+    return 0

