@@ -83,6 +83,9 @@ class Settings:
             public_url=(_url(env, "PAYDOWN_PUBLIC_URL", ("http", "https")) or "http://127.0.0.1:8000").rstrip("/"),
             host=env.get("PAYDOWN_HOST") or ("0.0.0.0" if app_id is not None else "127.0.0.1"),
             port=_port(env.get("PAYDOWN_PORT")),
+            job_timeout_seconds=int(_number(env, "PAYDOWN_JOB_TIMEOUT_SECONDS", 1800)),
+            write_gap_seconds=_number(env, "PAYDOWN_WRITE_GAP_SECONDS", 1.0),
+            retry_intervals=_intervals(env.get("PAYDOWN_RETRY_INTERVALS")),
         )
 
 
@@ -100,6 +103,31 @@ def _port(value: str | None) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise SettingsError("PAYDOWN_PORT", "must be a port number")
     return int(value)
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name)
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(name, "must be a number of seconds") from None
+    if number < 0:
+        raise SettingsError(name, "must not be negative")
+    return number
+
+
+def _intervals(value: str | None) -> tuple[int, ...]:
+    if not value:
+        return (10, 60, 300)
+    try:
+        intervals = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise SettingsError("PAYDOWN_RETRY_INTERVALS", "must be seconds separated by commas, e.g. 10,60,300") from None
+    if not intervals or any(i < 0 for i in intervals):
+        raise SettingsError("PAYDOWN_RETRY_INTERVALS", "must be seconds separated by commas, e.g. 10,60,300")
+    return intervals
 
 
 def _private_key(env: Mapping[str, str]) -> str | None:
