@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
     Text,
     UniqueConstraint,
@@ -45,7 +46,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# Named constraints, so a later migration can drop or alter them (SQLite's batch mode needs the names).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
 class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
 
 
@@ -73,6 +85,8 @@ class Repository(Base):
     private: Mapped[bool] = mapped_column(default=False)
     local_path: Mapped[str | None] = mapped_column(Text)
     dashboard_issue_number: Mapped[int | None] = mapped_column(Integer)
+    # The newest default-branch scan the findings' lifecycle reflects (no FK: scans already point here).
+    lifecycle_scan_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     installation: Mapped[Installation | None] = relationship(back_populates="repositories")
 
@@ -170,7 +184,7 @@ class JobFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job_id: Mapped[str] = mapped_column(String(255), index=True)
     job_kind: Mapped[str] = mapped_column(String(32))
-    repository: Mapped[str | None] = mapped_column(String(255))
+    repository: Mapped[str | None] = mapped_column(String(255), index=True)
     commit_sha: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
     retrying: Mapped[bool] = mapped_column(default=False)

@@ -1,0 +1,1 @@
+"""Alembic revisions of the store (0001 is generated from the models by `regenerate`)."""
