@@ -4,6 +4,7 @@ PAYDOWN_TEST_POSTGRES_URL is set, for the store's tests), the GitHub stand-in se
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,13 +38,35 @@ def fake_github() -> Iterator[Any]:
 
 
 @pytest.fixture
-def service_settings(tmp_path: Path, fake_github: Any) -> Any:
-    """Settings for a service wired to the stand-in GitHub, SQLite in tmp_path, short waits."""
+def service_database_url(tmp_path: Path) -> Iterator[str]:
+    """SQLite in tmp_path; with PAYDOWN_TEST_POSTGRES_URL set, a fresh PostgreSQL schema dropped afterwards."""
+    postgres = postgres_url()
+    if postgres is None:
+        yield f"sqlite:///{tmp_path / 'data' / 'paydown.db'}"
+        return
+    from sqlalchemy import create_engine, make_url, text
+
+    schema = f"paydown_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        yield make_url(postgres).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def service_settings(tmp_path: Path, fake_github: Any, service_database_url: str) -> Any:
+    """Settings for a service wired to the stand-in GitHub, its own database, short waits."""
     from paydown.service.settings import Settings
 
     return Settings(
         data_dir=tmp_path / "data",
-        database_url=f"sqlite:///{tmp_path / 'data' / 'paydown.db'}",
+        database_url=service_database_url,
         github_api_url=fake_github.url,
         github_web_url=fake_github.url,
         github_app_id=fake_github.app_id,
