@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="a saved JSON or SARIF report: report only findings not in it")
     scan_cmd.add_argument("--jobs", "-j", type=int, default=0, help="worker processes (default: all cores)")
     scan_cmd.add_argument("--no-cache", action="store_true", help="parse every file again")
+    scan_cmd.add_argument("--save", action="store_true",
+                          help="also store the scan for the web dashboard (needs the service extra)")
+    scan_cmd.add_argument("--history", type=int, default=0, metavar="N",
+                          help="with --save: first scan and store the last N commits too, for the trend chart")
     commands.add_parser("rules", help="list the rules")
     inputs = commands.add_parser("inputs", help="list the data sources the code reads and whether they are declared")
     inputs.add_argument("path", type=Path, help="the repository folder")
@@ -109,6 +113,23 @@ def _scan(args: argparse.Namespace) -> int:
     config = dataclasses.replace(config, **changes)  # type: ignore[arg-type]
     baseline = _baseline_fingerprints(args.baseline) if args.baseline else None
     report: Report = scan(root, config, jobs=args.jobs or None, use_cache=not args.no_cache)
+    if args.save or args.history:
+        if args.history < 0:
+            raise ConfigError("command line", "--history", "must be 0 or more commits")
+        try:  # the service extra is optional: plain `paydown scan` works without it
+            from paydown.service.local import LocalScanError, save_from_cli
+            from paydown.service.settings import SettingsError
+        except ImportError as err:
+            print(f"paydown: --save needs the service extra ({err.name} is missing): "
+                  "pip install 'paydown[service]'", file=sys.stderr)
+            return Exit.USAGE_OR_FATAL
+        try:
+            saved, where = save_from_cli(root, report, config, history=args.history)
+        except (LocalScanError, SettingsError) as err:
+            print(f"paydown: could not save the scan: {err}", file=sys.stderr)
+            return Exit.USAGE_OR_FATAL
+        print(f"paydown: saved {len(saved)} scan{'' if len(saved) == 1 else 's'} of {root.resolve()} to {where}; "
+              "`paydown serve` shows them", file=sys.stderr)
     if baseline is not None:
         before = len(report.findings)
         report.findings = [f for f in report.findings if f.fingerprint not in baseline]

@@ -1,0 +1,514 @@
+"""The web page: repositories, each one's ranked debt backlog and trend, cleanup-sprint burndowns, exports, login."""
+
+from __future__ import annotations
+
+import csv
+import hmac
+import io
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import wraps
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from flask import Blueprint, Response, current_app, redirect, request, session, url_for
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from paydown.templating import render
+
+from . import charts
+from .github import GitHubError, GitHubOAuth, Unauthorized
+from .models import BacklogItem, Repository, Scan, Sprint
+from .settings import Settings
+from .sprints import Burndown, burndown
+
+bp = Blueprint("web", __name__)
+
+SETTINGS_KEY, STORE_KEY = "PAYDOWN_SETTINGS", "paydown.store"  # app.config / app.extensions, set by the factory
+ACCESS_TTL_SECONDS = 300  # how long the viewer's repository list is trusted before GitHub is asked again
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; "
+       "frame-ancestors 'none'")
+STATES = ("open", "sprint", "fixed", "dismissed", "all")
+SORTS: dict[str, tuple[Callable[[BacklogItem], Any], bool]] = {  # key, descending by default
+    "priority": (lambda i: (_RANK.get(i.priority, 0), i.score, i.interest_hours_per_month), True),
+    "score": (lambda i: i.score, True),
+    "effort": (lambda i: i.effort_hours, True),
+    "interest": (lambda i: i.interest_hours_per_month, True),
+    "risk": (lambda i: (_RANK.get(i.risk, 0), i.score), True),
+    "kind": (lambda i: (i.kind, i.path, i.line), False),
+    "path": (lambda i: (i.path, i.line), False),
+    "state": (lambda i: (i.state, i.milestone_number or 0), False),
+}
+_RANK = {"low": 0, "medium": 1, "high": 2}
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Viewer:
+    mode: str  # local (no App: local scans, no login), github (logged in), closed (App without OAuth client)
+    login: str | None = None
+    repos: frozenset[str] = frozenset()
+
+
+def _settings() -> Settings:
+    return current_app.config[SETTINGS_KEY]
+
+
+def _db() -> Any:
+    return current_app.extensions[STORE_KEY].session()
+
+
+def _oauth_ready(settings: Settings) -> bool:
+    return settings.app_configured and bool(settings.oauth_client_id and settings.oauth_client_secret)
+
+
+# ---------------------------------------------------------------- access
+
+
+def _viewer() -> Viewer | None:
+    """Who is looking and what they may see; None when they must log in first."""
+    settings = _settings()
+    if not settings.app_configured:
+        return Viewer("local")
+    if not _oauth_ready(settings):
+        return Viewer("closed")
+    user, token = session.get("user"), session.get("token")
+    if not user or not token:
+        return None
+    cached = session.get("repos")
+    if cached is None or time.time() - float(session.get("repos_at", 0)) > ACCESS_TTL_SECONDS:
+        try:
+            cached = _known(GitHubOAuth(settings).accessible_repositories(token))
+        except Unauthorized:
+            session.clear()
+            return None
+        session["repos"], session["repos_at"] = cached, time.time()
+    return Viewer("github", str(user), frozenset(cached))
+
+
+def _known(names: Iterable[str]) -> list[str]:
+    """Only the accessible repositories paydown has data for, so the session cookie stays small."""
+    wanted = set(names)
+    if not wanted:
+        return []
+    with _db() as db:
+        return sorted(db.scalars(select(Repository.full_name).where(Repository.full_name.in_(wanted),
+                                                                    Repository.local_path.is_(None))))
+
+
+def _visible(db: Session, viewer: Viewer) -> list[Repository]:
+    query = select(Repository).order_by(Repository.full_name)
+    if viewer.mode == "local":
+        return list(db.scalars(query.where(Repository.local_path.is_not(None))))
+    if viewer.mode == "github" and viewer.repos:
+        return list(db.scalars(query.where(Repository.full_name.in_(viewer.repos),
+                                           Repository.local_path.is_(None))))
+    return []
+
+
+def _repository(db: Session, viewer: Viewer, full_name: str) -> Repository | None:
+    repo = db.scalar(select(Repository).where(Repository.full_name == full_name))
+    if repo is None:
+        return None
+    if viewer.mode == "local":
+        return repo if repo.is_local else None
+    return repo if viewer.mode == "github" and not repo.is_local and full_name in viewer.repos else None
+
+
+def _guarded(export: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Pages send a viewer who is not logged in to /login; exports answer 401."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapper(**kwargs: Any) -> Any:
+            try:
+                viewer = _viewer()
+            except GitHubError:
+                return _page("pages/error.html", 502, reason="github")
+            if viewer is None and export:
+                return Response(json.dumps({"error": "login required"}), 401, mimetype="application/json")
+            if viewer is None:
+                return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+            return view(viewer, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+@bp.after_request
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Cache-Control", "private, no-store")
+    return response
+
+
+def _page(name: str, status: int = 200, **context: Any) -> Response:
+    settings = _settings()
+    body = render(name, url_for=url_for, hours=charts.number, login=session.get("user"),
+                  can_login=_oauth_ready(settings), local_mode=not settings.app_configured, **context)
+    return Response(body, status, mimetype="text/html")
+
+
+def _not_found() -> Response:
+    return _page("pages/not_found.html", 404)
+
+
+# ---------------------------------------------------------------- login
+
+
+@bp.get("/login")
+def login() -> Any:
+    settings = _settings()
+    if not _oauth_ready(settings):
+        return redirect(url_for("web.repositories"))
+    state = secrets.token_urlsafe(32)
+    session["oauth_state"], session["next"] = state, _safe_next(request.args.get("next"))
+    return redirect(GitHubOAuth(settings).authorize_url(state=state, redirect_uri=_callback_url(settings)))
+
+
+@bp.get("/login/callback")
+def login_callback() -> Any:
+    settings = _settings()
+    if not _oauth_ready(settings):
+        return _not_found()
+    expected, given = session.pop("oauth_state", None), request.args.get("state", "")
+    if not expected or not given or not hmac.compare_digest(str(expected), given):
+        return _page("pages/error.html", 403, reason="state")
+    code = request.args.get("code")
+    if not code:
+        return _page("pages/error.html", 400, reason="code")
+    oauth = GitHubOAuth(settings)
+    try:
+        token = oauth.exchange_code(code, redirect_uri=_callback_url(settings), state=given)
+        user = oauth.user(token)
+    except Unauthorized:
+        return _page("pages/error.html", 403, reason="denied")
+    except GitHubError:
+        return _page("pages/error.html", 502, reason="github")
+    target = _safe_next(session.get("next"))
+    session.clear()  # a fresh session at login: nothing from before survives (no fixation)
+    session["user"], session["token"] = user.login, token
+    return redirect(target)
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> Any:
+    session.clear()
+    return redirect(url_for("web.repositories"))
+
+
+def _callback_url(settings: Settings) -> str:
+    return settings.public_url.rstrip("/") + url_for("web.login_callback")
+
+
+def _safe_next(target: object) -> str:
+    """Only a path on this site: never `//host` or a scheme, which would make /login an open redirect."""
+    if not isinstance(target, str) or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return url_for("web.repositories")
+    return target
+
+
+@bp.get("/assets/paydown.css")
+def stylesheet() -> Response:
+    return _asset("pages/paydown.css", "text/css")
+
+
+@bp.get("/assets/favicon.svg")
+def favicon() -> Response:
+    return _asset("pages/favicon.svg", "image/svg+xml")
+
+
+def _asset(name: str, mimetype: str) -> Response:
+    response = Response(render(name), mimetype=mimetype)
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+# ---------------------------------------------------------------- pages
+
+
+@bp.get("/")
+@_guarded(export=False)
+def repositories(viewer: Viewer) -> Response:
+    with _db() as db:
+        rows = [_summary(db, repo) for repo in _visible(db, viewer)]
+    return _page("pages/repositories.html", rows=rows, viewer=viewer)
+
+
+@bp.get("/repos/<path:full_name>")
+@_guarded(export=False)
+def backlog(viewer: Viewer, full_name: str) -> Response:
+    with _db() as db:
+        repo = _repository(db, viewer, full_name)
+        if repo is None:
+            return _not_found()
+        view = _backlog_view(db, repo)
+        points = _trend(db, repo)
+        sprints = list(db.scalars(select(Sprint).where(Sprint.repository_id == repo.id)
+                                  .order_by(Sprint.created_at.desc())))
+        context = {"repo": _repo_view(repo), **view, "trend": Markup(charts.trend_svg(points)),
+                   "link": _linker(repo.full_name, view["filters"]),
+                   "points": points, "sprints": [_sprint_view(s) for s in sprints]}
+    return _page("pages/backlog.html", **context)
+
+
+@bp.get("/repos/<path:full_name>/backlog.json")
+@_guarded(export=True)
+def backlog_json(viewer: Viewer, full_name: str) -> Response:
+    with _db() as db:
+        repo = _repository(db, viewer, full_name)
+        if repo is None:
+            return _not_found()
+        view = _backlog_view(db, repo)
+        body = {"repository": repo.full_name, "commit": view["sha"], "filters": view["filters"],
+                "totals": view["totals"], "items": [_export_row(row) for row in view["items"]]}
+    return _download(json.dumps(body, indent=2), "application/json", f"{_file_stem(repo)}-backlog.json")
+
+
+@bp.get("/repos/<path:full_name>/backlog.csv")
+@_guarded(export=True)
+def backlog_csv(viewer: Viewer, full_name: str) -> Response:
+    with _db() as db:
+        repo = _repository(db, viewer, full_name)
+        if repo is None:
+            return _not_found()
+        rows = [_export_row(row) for row in _backlog_view(db, repo)["items"]]
+    columns = ["rank", "kind", "title", "path", "line", "effort_hours", "risk", "interest_hours_per_month",
+               "priority", "score", "state", "issue_number", "milestone_number", "url"]
+    return _download(to_csv(columns, rows), "text/csv", f"{_file_stem(repo)}-backlog.csv")
+
+
+@bp.get("/repos/<path:full_name>/sprints/<int:number>")
+@_guarded(export=False)
+def sprint(viewer: Viewer, full_name: str, number: int) -> Response:
+    with _db() as db:
+        found = _sprint_of(db, viewer, full_name, number)
+        if found is None:
+            return _not_found()
+        repo, row, chart = found
+        items = db.scalars(select(BacklogItem).where(BacklogItem.repository_id == repo.id,
+                                                     BacklogItem.milestone_number == number))
+        sha = _latest_sha(db, repo)
+        context = {"repo": _repo_view(repo), "sprint": _sprint_view(row), "chart": chart,
+                   "svg": Markup(charts.burndown_svg(chart)),
+                   "items": [_item_view(repo, sha, i, {}) for i in sorted(items, key=_sort_key("priority"),
+                                                                         reverse=True)],
+                   "milestone_url": _github(repo, f"milestone/{number}")}
+    return _page("pages/sprint.html", **context)
+
+
+@bp.get("/repos/<path:full_name>/sprints/<int:number>/burndown.json")
+@_guarded(export=True)
+def burndown_json(viewer: Viewer, full_name: str, number: int) -> Response:
+    with _db() as db:
+        found = _sprint_of(db, viewer, full_name, number)
+        if found is None:
+            return _not_found()
+        repo, _, chart = found
+        body = {"repository": repo.full_name, **chart.to_dict()}
+    return _download(json.dumps(body, indent=2), "application/json", f"{_file_stem(repo)}-sprint-{number}.json")
+
+
+@bp.get("/repos/<path:full_name>/sprints/<int:number>/burndown.csv")
+@_guarded(export=True)
+def burndown_csv(viewer: Viewer, full_name: str, number: int) -> Response:
+    with _db() as db:
+        found = _sprint_of(db, viewer, full_name, number)
+        if found is None:
+            return _not_found()
+        repo, _, chart = found
+    rows = [{"day": d.day.isoformat(), "remaining_hours": d.remaining, "ideal_hours": d.ideal,
+             "scope_hours": d.scope} for d in chart.days]
+    return _download(to_csv(["day", "remaining_hours", "ideal_hours", "scope_hours"], rows), "text/csv",
+                     f"{_file_stem(repo)}-sprint-{number}.csv")
+
+
+# ---------------------------------------------------------------- views of the data
+
+
+def _sprint_of(db: Session, viewer: Viewer, full_name: str, number: int) -> tuple[Repository, Sprint, Burndown] | None:
+    repo = _repository(db, viewer, full_name)
+    if repo is None:
+        return None
+    row = db.scalar(select(Sprint).where(Sprint.repository_id == repo.id, Sprint.milestone_number == number))
+    return (repo, row, burndown(row)) if row is not None else None
+
+
+def _backlog_view(db: Session, repo: Repository) -> dict[str, Any]:
+    args = request.args
+    kind, path = args.get("kind", ""), args.get("path", "").strip()
+    state = args.get("state", "open") if args.get("state", "open") in STATES else "open"
+    sort = args.get("sort", "priority") if args.get("sort") in SORTS else "priority"
+    descending = SORTS[sort][1] if args.get("dir") not in ("asc", "desc") else args.get("dir") == "desc"
+    every = list(db.scalars(select(BacklogItem).where(BacklogItem.repository_id == repo.id)))
+    shown = [i for i in every if (not kind or i.kind == kind) and _in_state(i, state) and (not path or path in i.path)]
+    shown.sort(key=_sort_key(sort), reverse=descending)
+    sha = _latest_sha(db, repo)
+    sprints = {s.milestone_number: s for s in db.scalars(select(Sprint).where(Sprint.repository_id == repo.id))}
+    return {
+        "items": [{**_item_view(repo, sha, item, sprints), "rank": n} for n, item in enumerate(shown, 1)],
+        "totals": _totals(shown),
+        "open_hours": round(sum(i.effort_hours for i in every if i.state == "open"), 2),
+        "kinds": sorted({i.kind for i in every}),
+        "filters": {"kind": kind, "state": state, "path": path, "sort": sort, "dir": "desc" if descending else "asc"},
+        "sha": sha,
+        "count": len(every),
+    }
+
+
+def _linker(full_name: str, filters: dict[str, str]) -> Callable[..., str]:
+    """URLs of this backlog with some filters changed; defaults are left out so links stay short."""
+    defaults = {"kind": "", "state": "open", "path": "", "sort": "priority"}
+
+    def link(endpoint: str = "web.backlog", **changes: str) -> str:
+        merged = {**filters, **changes}
+        if "sort" in changes and "dir" not in changes:
+            merged["dir"] = _flip(filters, changes["sort"])
+        if merged.get("dir") == ("desc" if SORTS[merged.get("sort") or "priority"][1] else "asc"):
+            merged.pop("dir")
+        query = {k: v for k, v in merged.items() if v and v != defaults.get(k)}
+        return url_for(endpoint, full_name=full_name, **query)
+
+    return link
+
+
+def _flip(filters: dict[str, str], sort: str) -> str:
+    """Clicking the column the list is sorted by reverses it; another column starts in its natural order."""
+    natural = "desc" if SORTS[sort][1] else "asc"
+    if filters.get("sort") != sort:
+        return natural
+    return "asc" if filters.get("dir") == "desc" else "desc"
+
+
+def _in_state(item: BacklogItem, state: str) -> bool:
+    if state == "all":
+        return True
+    if state == "sprint":
+        return item.state == "open" and item.milestone_number is not None
+    return item.state == state
+
+
+def _sort_key(sort: str) -> Callable[[BacklogItem], Any]:
+    return SORTS[sort][0]
+
+
+def _totals(items: Sequence[BacklogItem]) -> list[dict[str, Any]]:
+    kinds: dict[str, list[BacklogItem]] = {}
+    for item in items:
+        kinds.setdefault(item.kind, []).append(item)
+    rows = [{"kind": kind, "count": len(group), "effort_hours": round(sum(i.effort_hours for i in group), 2),
+             "interest_hours_per_month": round(sum(i.interest_hours_per_month for i in group), 2)}
+            for kind, group in sorted(kinds.items())]
+    return [*rows, {"kind": "", "count": len(items), "effort_hours": round(sum(i.effort_hours for i in items), 2),
+                    "interest_hours_per_month": round(sum(i.interest_hours_per_month for i in items), 2)}]
+
+
+def _item_view(repo: Repository, sha: str | None, item: BacklogItem, sprints: dict[int, Sprint]) -> dict[str, Any]:
+    in_sprint = item.state == "open" and item.milestone_number is not None
+    sprint_row = sprints.get(item.milestone_number) if item.milestone_number is not None else None
+    return {
+        "item": item,
+        "state": "sprint" if in_sprint else item.state,
+        "sprint_title": sprint_row.title if sprint_row is not None else None,
+        "code_url": _github(repo, f"blob/{sha}/{quote(item.path)}#L{item.line}") if sha else None,
+        "issue_url": _github(repo, f"issues/{item.issue_number}") if item.issue_number else None,
+    }
+
+
+def _export_row(row: dict[str, Any]) -> dict[str, Any]:
+    item: BacklogItem = row["item"]
+    return {"rank": row["rank"], "kind": item.kind, "title": item.title, "path": item.path, "line": item.line,
+            "effort_hours": item.effort_hours, "risk": item.risk,
+            "interest_hours_per_month": item.interest_hours_per_month, "priority": item.priority,
+            "score": item.score, "state": row["state"], "issue_number": item.issue_number,
+            "milestone_number": item.milestone_number, "url": row["code_url"]}
+
+
+def _github(repo: Repository, rest: str) -> str | None:
+    """A link into the repository on GitHub; local repositories have none, and only http(s) is ever linked."""
+    if repo.is_local:
+        return None
+    base = _settings().github_web_url.rstrip("/")
+    if urlsplit(base).scheme not in ("http", "https"):
+        return None
+    return f"{base}/{quote(repo.full_name)}/{rest}"
+
+
+def _repo_view(repo: Repository) -> dict[str, Any]:
+    name = PurePosixPath(repo.local_path).name or repo.local_path if repo.local_path else repo.full_name
+    return {"full_name": repo.full_name, "name": name, "local_path": repo.local_path,
+            "url": _github(repo, "").rstrip("/") if not repo.is_local else None}
+
+
+def _sprint_view(row: Sprint) -> dict[str, Any]:
+    return {"number": row.milestone_number, "title": row.title, "state": row.state, "due_on": row.due_on,
+            "created_at": row.created_at, "closed_at": row.closed_at}
+
+
+def _history(db: Session, repo: Repository) -> list[Scan]:
+    """The repository's succeeded scans of its branch (not pull requests), oldest first."""
+    scans = db.scalars(select(Scan).where(Scan.repository_id == repo.id, Scan.status == "succeeded",
+                                          Scan.trigger != "pull_request"))
+    branch = [s for s in scans if s.ref is None or s.ref.removeprefix("refs/heads/") == repo.default_branch]
+    return sorted(branch, key=lambda s: (s.committed_at or s.finished_at or s.queued_at, s.id))
+
+
+def _trend(db: Session, repo: Repository) -> list[charts.TrendPoint]:
+    return [charts.TrendPoint(s.committed_at or s.finished_at or s.queued_at, s.total_effort_hours, _short(s))
+            for s in _history(db, repo)]
+
+
+def _short(scan: Scan) -> str:
+    return "working tree" if scan.commit_sha.startswith("worktree") else scan.commit_sha[:7]
+
+
+def _latest_sha(db: Session, repo: Repository) -> str | None:
+    history = [s for s in _history(db, repo) if not s.commit_sha.startswith("worktree")]
+    return history[-1].commit_sha if history else None
+
+
+def _summary(db: Session, repo: Repository) -> dict[str, Any]:
+    items = list(db.scalars(select(BacklogItem).where(BacklogItem.repository_id == repo.id,
+                                                      BacklogItem.state == "open")))
+    points = _trend(db, repo)
+    delta = round(points[-1].hours - points[-2].hours, 2) if len(points) > 1 else None
+    return {"repo": _repo_view(repo), "open_items": len(items),
+            "open_hours": round(sum(i.effort_hours for i in items), 2),
+            "last_scan": points[-1].at if points else None, "scans": len(points), "delta": delta,
+            "sparkline": Markup(charts.sparkline_svg(points))}
+
+
+def _file_stem(repo: Repository) -> str:
+    name = _repo_view(repo)["name"]
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name.replace("/", "-")) or "repository"
+
+
+def _download(body: str, mimetype: str, filename: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+def csv_cell(value: object) -> object:
+    """A spreadsheet would run a cell starting with = + - @ as a formula: such text gets a leading quote."""
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_START):
+        return "'" + value
+    return "" if value is None else value
+
+
+def to_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    writer.writerows([csv_cell(row.get(column)) for column in columns] for row in rows)
+    return out.getvalue()

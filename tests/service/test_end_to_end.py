@@ -1,0 +1,260 @@
+"""The service end to end: signed deliveries -> the webhook -> RQ on a real Redis -> a worker -> the scan of that
+exact commit in the store, with GitHub played by the stand-in server and code from real git repositories."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rq import SimpleWorker
+from rq.registry import FailedJobRegistry, StartedJobRegistry
+from sqlalchemy import func, select
+
+from paydown.service.models import Delivery, JobFailure, Repository, Scan, ScanFinding
+
+WEBHOOKS = Path(__file__).resolve().parents[3] / "shared" / "github" / "webhooks"
+if not WEBHOOKS.is_dir():
+    WEBHOOKS = Path(__file__).resolve().parents[2].parent / "shared" / "github" / "webhooks"
+INSTALLATION_ID = 4711
+REPO = "octo-org/churn"
+
+FILES = {
+    "requirements.txt": "pandas>=1.5\nscikit-learn\n",
+    "train.py": (
+        "import pandas as pd\n\n\n"
+        "def load():\n"
+        "    return pd.read_csv('s3://warehouse/churn/customers.csv')\n"
+    ),
+}
+
+
+def payload(name: str) -> dict[str, Any]:
+    return json.loads((WEBHOOKS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def installation_created() -> dict[str, Any]:
+    body = payload("installation.created")
+    body["installation"]["id"] = INSTALLATION_ID
+    body["installation"]["account"]["login"] = "octo-org"
+    body["repositories"] = [{"id": 1, "name": "churn", "full_name": REPO, "private": False}]
+    return body
+
+
+def push(sha: str, before: str = "0" * 40) -> dict[str, Any]:
+    body = payload("push.with-installation")
+    body["ref"], body["before"], body["after"], body["deleted"] = "refs/heads/main", before, sha, False
+    body["repository"]["full_name"], body["repository"]["name"] = REPO, "churn"
+    body["repository"]["owner"]["login"] = "octo-org"
+    body["repository"]["default_branch"] = "main"
+    body["installation"] = {"id": INSTALLATION_ID}
+    return body
+
+
+def deliver(client: Any, event: str, body: dict[str, Any], *, secret: str = "test-webhook-secret",
+            delivery: str | None = None, signature: str | None = None) -> Any:
+    raw = json.dumps(body).encode()
+    digest = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+    headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+               "X-Hub-Signature-256": signature if signature is not None else digest,
+               "Content-Type": "application/json"}
+    return client.post("/webhook", data=raw, headers=headers)
+
+
+def git(root: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args], cwd=root,
+                          env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def work(context: Any) -> None:
+    """Run every queued job in this process, as `paydown worker --burst` does (without forking)."""
+    SimpleWorker(context.queues.all(), connection=context.redis).work(burst=True)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, make_repo: Any, fake_github: Any) -> Path:
+    root = make_repo(tmp_path, FILES, name="churn")
+    fake_github.add_installation(INSTALLATION_ID, account="octo-org")
+    fake_github.add_repo(REPO, root, INSTALLATION_ID, default_branch="main")
+    return root
+
+
+def scans(store: Any) -> list[Scan]:
+    with store.session() as session:
+        rows = session.scalars(select(Scan).order_by(Scan.id)).all()
+        session.expunge_all()
+        return list(rows)
+
+
+def test_installation_then_push_stores_the_scan_of_that_exact_commit(client: Any, job_context: Any, repo: Path,
+                                                                     fake_github: Any) -> None:
+    assert deliver(client, "installation", installation_created()).status_code == 202
+    work(job_context)
+    first = git(repo, "rev-parse", "HEAD")
+    (repo / "serve.py").write_text("import requests\n\nAPI = 'https://features.internal/api'\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "serving")
+    second = git(repo, "rev-parse", "HEAD")
+    assert deliver(client, "push", push(second, before=first)).status_code == 202
+    work(job_context)
+    done = {scan.commit_sha: scan for scan in scans(job_context.store)}
+    assert set(done) == {first, second}
+    assert all(scan.status == "succeeded" for scan in done.values())
+    with job_context.store.session() as session:
+        paths = set(session.scalars(select(ScanFinding.path).where(ScanFinding.scan_id == done[first].id)))
+        repository = session.scalars(select(Repository).where(Repository.full_name == REPO)).one()
+        assert repository.installation_id == INSTALLATION_ID
+    assert paths == {"requirements.txt", "train.py"}
+    assert done[first].finding_count >= 3  # two loose requirements and the undocumented s3 input
+    tarballs = [r for r in fake_github.requests if "/tarball/" in r.path]
+    assert sorted(r.path.rsplit("/", 1)[1] for r in tarballs) == sorted([first, second])
+
+
+def test_a_forged_delivery_is_refused_and_nothing_is_queued(client: Any, job_context: Any, repo: Path) -> None:
+    sha = git(repo, "rev-parse", "HEAD")
+    assert deliver(client, "push", push(sha), secret="wrong").status_code == 401
+    assert deliver(client, "push", push(sha), signature="").status_code == 401
+    assert sum(queue.count for queue in job_context.queues.all()) == 0
+    with job_context.store.session() as session:
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 0
+
+
+def test_the_same_delivery_twice_makes_one_job(client: Any, job_context: Any, repo: Path) -> None:
+    sha = git(repo, "rev-parse", "HEAD")
+    deliver(client, "installation", installation_created())
+    work(job_context)
+    body = push(sha)
+    assert deliver(client, "push", body, delivery="d-1").status_code == 202
+    assert deliver(client, "push", body, delivery="d-1").status_code == 202
+    assert job_context.queues.scans.count == 1
+
+
+def test_ten_pushes_in_a_row_scan_only_the_newest_head(client: Any, job_context: Any, repo: Path) -> None:
+    deliver(client, "installation", installation_created())
+    work(job_context)
+    shas = []
+    for n in range(10):
+        (repo / f"step_{n}.py").write_text(f"STEP = {n}\n")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", f"step {n}")
+        shas.append(git(repo, "rev-parse", "HEAD"))
+        assert deliver(client, "push", push(shas[-1])).status_code == 202
+    assert job_context.queues.scans.count == 1
+    work(job_context)
+    scanned = [scan.commit_sha for scan in scans(job_context.store)]
+    assert shas[-1] in scanned and not set(shas[:-1]) & set(scanned)
+
+
+def test_github_failing_twice_then_answering_the_job_succeeds(client: Any, job_context: Any, repo: Path,
+                                                              fake_github: Any) -> None:
+    deliver(client, "installation", installation_created())
+    work(job_context)
+    (repo / "more.py").write_text("X = 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "more")
+    sha = git(repo, "rev-parse", "HEAD")
+    fake_github.fail("GET", r"/repos/.*/tarball/.*", "status", status=502, times=2)
+    deliver(client, "push", push(sha))
+    work(job_context)
+    done = {scan.commit_sha: scan.status for scan in scans(job_context.store)}
+    assert done[sha] == "succeeded"
+
+
+def hostile(tmp_path: Path, kind: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        def add(name: str, data: bytes = b"x = 1\n", **fields: Any) -> None:
+            info = tarfile.TarInfo(name)
+            info.size = len(data) if fields.get("type", tarfile.REGTYPE) == tarfile.REGTYPE else 0
+            for key, value in fields.items():
+                setattr(info, key, value)
+            archive.addfile(info, io.BytesIO(data) if info.size else None)
+
+        add("octo-org-churn-abc1234/", type=tarfile.DIRTYPE)
+        add("octo-org-churn-abc1234/ok.py")
+        if kind == "dotdot":
+            add("octo-org-churn-abc1234/../../escaped.py")
+        elif kind == "absolute":
+            add(str(tmp_path / "absolute-escape.py"))
+        elif kind == "symlink":
+            add("octo-org-churn-abc1234/link", type=tarfile.SYMTYPE, linkname=str(tmp_path))
+            add("octo-org-churn-abc1234/link/through-link.py")
+        elif kind == "too-big":
+            add("octo-org-churn-abc1234/big.py", b"#" * (3 * 1024 * 1024))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink", "too-big"])
+def test_a_hostile_tarball_is_refused_and_the_scan_recorded_failed(client: Any, job_context: Any, repo: Path,
+                                                                   fake_github: Any, tmp_path: Path,
+                                                                   kind: str) -> None:
+    deliver(client, "installation", installation_created())
+    sha = git(repo, "rev-parse", "HEAD")
+    fake_github.set_tarball(REPO, sha, hostile(tmp_path, kind))
+    import dataclasses
+
+    job_context.settings = dataclasses.replace(job_context.settings, tarball_max_bytes=1024 * 1024,
+                                               extract_max_file_bytes=1024 * 1024)
+    before = {p for p in tmp_path.parent.rglob("*")}
+    work(job_context)
+    (scan,) = scans(job_context.store)
+    if kind == "symlink":
+        # A link is skipped and listed, never followed; the file "through" it lands inside the tree or nowhere.
+        assert scan.status in {"succeeded", "failed"}
+    else:
+        assert scan.status == "failed" and scan.error
+    escaped = {p for p in tmp_path.parent.rglob("*") if p not in before and job_context.settings.data_dir not in
+               p.parents and p != job_context.settings.data_dir}
+    assert not {p.name for p in escaped} & {"escaped.py", "absolute-escape.py", "through-link.py"}
+    assert not (tmp_path / "through-link.py").exists() and not (tmp_path / "absolute-escape.py").exists()
+    assert not list((job_context.settings.data_dir / "jobs").iterdir())  # the job folder is gone
+    with job_context.store.session() as session:
+        if scan.status == "failed":
+            assert session.scalar(select(func.count()).select_from(JobFailure)) == 1
+
+
+def test_a_worker_killed_mid_scan_the_scan_completes_on_the_next_worker_once(
+        client: Any, job_context: Any, repo: Path, fake_github: Any, redis_conn: Any, tmp_path: Path) -> None:
+    deliver(client, "installation", installation_created())
+    with job_context.store.session() as session:
+        assert session.scalar(select(func.count()).select_from(Scan)) == 0
+    sha = git(repo, "rev-parse", "HEAD")
+    fake_github.tarball_rate = 200  # bytes per second: the first worker is still downloading when it is killed
+    settings = job_context.settings
+    env = {**os.environ, "PAYDOWN_DATA_DIR": str(settings.data_dir), "PAYDOWN_DATABASE_URL": settings.database_url,
+           "PAYDOWN_REDIS_URL": f"unix://{redis_conn.socket_file}", "PAYDOWN_GITHUB_API_URL": fake_github.url,
+           "PAYDOWN_GITHUB_APP_ID": str(fake_github.app_id), "PAYDOWN_GITHUB_PRIVATE_KEY": fake_github.private_key_pem,
+           "PAYDOWN_WEBHOOK_SECRET": "test-webhook-secret", "PAYDOWN_WRITE_GAP_SECONDS": "0",
+           "PAYDOWN_RETRY_INTERVALS": "0,0,0"}
+    worker = subprocess.Popen([sys.executable, "-m", "paydown", "worker", "--burst"], env=env,
+                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any("/_codeload/" in r.path or "legacy.tar.gz" in r.path
+                                                  for r in fake_github.requests):
+        time.sleep(0.1)
+    time.sleep(0.5)
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+    assert scans(job_context.store)[0].status == "running"
+    fake_github.tarball_rate = None
+    # RQ notices the dead worker once the job's heartbeat lapses; move the clock past it instead of waiting.
+    StartedJobRegistry(queue=job_context.queues.scans).cleanup(timestamp=time.time() + 3600)
+    assert job_context.queues.scans.count == 1  # requeued: it had retries left
+    work(job_context)
+    done = scans(job_context.store)
+    assert [(scan.commit_sha, scan.status) for scan in done] == [(sha, "succeeded")]
+    with job_context.store.session() as session:
+        assert session.scalar(select(func.count()).select_from(ScanFinding)) == done[0].finding_count
+    assert FailedJobRegistry(queue=job_context.queues.scans).count == 0
