@@ -468,6 +468,7 @@ def sync_backlog(session: Session, client: InstallationClient, repo: models.Repo
         select(models.ScanFinding).where(models.ScanFinding.scan_id == scan.id).order_by(models.ScanFinding.id))]
     items = items_from_findings(findings)
     links = Links(web_url or settings.github_web_url, full_name, scan.commit_sha, settings.public_url)
+    session.commit()  # only reads so far: release SQLite's write lock while GitHub is called (paced writes)
     try:
         existing = _paydown_issues(client, full_name, stored, repo.dashboard_issue_number)
     except (Gone, Forbidden) as err:  # issues disabled, or an archived repository: the backlog lives on the page

@@ -820,6 +820,10 @@ class InstallationClient:
     def close(self) -> None:
         self._t.close()
 
+    def bot_login(self) -> str:
+        """The App's `<slug>[bot]` login: the author of what this client writes."""
+        return self._app.bot_login()
+
     def list_repositories(self) -> list[RepoRecord]:
         """The repositories this installation can access (GET /installation/repositories)."""
         return [_repo_record(r) for r in self._t.pages("/installation/repositories", key="repositories")]

@@ -146,6 +146,8 @@ def context() -> JobContext:
 
 def reset_context() -> None:
     global _context
+    if _context is not None:
+        _context.app.close()
     _context = None
 
 
@@ -258,12 +260,12 @@ def _sync_backlog(ctx: JobContext, client: InstallationClient, repository: str, 
     with repository_lock(repository, ctx.settings.job_timeout_seconds), ctx.store.session() as session:
         scan = session.get(Scan, scan_id)
         repo = db.repository_by_name(session, repository)
-        latest = db.latest_scan(session, repo.id, trigger=None)
-        if latest is not None and latest.id != scan.id and (latest.finished_at or latest.queued_at) > (
-                scan.finished_at or scan.queued_at) and latest.commit_sha != scan.commit_sha:
-            log.info("backlog sync skipped: a newer scan exists", extra={"repository": repository})
+        if repo is None or scan is None or repo.lifecycle_scan_id != scan.id:
+            # The lifecycle already reflects a newer commit (a late replay): its own job syncs the backlog.
+            log.info("backlog sync skipped: a newer scan is applied", extra={"repository": repository})
             return
-        backlog.sync_backlog(session, client, repo, scan, scanning.repo_config(scan), ctx.settings)
+        backlog.sync_backlog(session, client, repo, scan, scanning.repo_config(scan), ctx.settings,
+                             bot_login=client.bot_login())
 
 
 def run_install(key: str, installation_id: int, repositories: list[str] | None = None) -> list[str]:

@@ -286,6 +286,8 @@ def _issue(issue: Mapping[str, Any]) -> dict[str, Any]:
         "milestone": _pick(issue.get("milestone"), MILESTONE_FIELDS),
         "user": user.get("login") if isinstance(user, dict) else None,
         "body": issue.get("body"),
+        "closed_at": issue.get("closed_at"),
+        "updated_at": issue.get("updated_at"),
     }
 
 

@@ -209,13 +209,16 @@ MILESTONE_V1 = {"number": 1, "title": "v1.0", "due_on": "2019-05-23T07:00:00Z", 
                 "state": "closed"}
 
 
+REOPENED_TIMES = {"closed_at": "2021-07-05T18:07:10Z", "updated_at": "2021-10-11T16:40:56Z"}
+
+
 def _issue_event(action: str, *, body: str, state: str = "open", state_reason: str | None = None,
-                 milestone: dict[str, Any] | None = None) -> JobRequest:
+                 milestone: dict[str, Any] | None = None, times: dict[str, Any] = REOPENED_TIMES) -> JobRequest:
     return JobRequest("issue_event", "issue_event:d-1", {
         "installation_id": IID, "repository": "Codertocat/Hello-World", "delivery_id": "d-1", "action": action,
         "issue": {"number": 1, "title": "Spelling error in the README file", "state": state,
                   "state_reason": state_reason, "labels": ["bug"], "milestone": MILESTONE_V1, "user": "Codertocat",
-                  "body": body},
+                  "body": body, **times},
         "milestone": milestone})
 
 
@@ -264,10 +267,12 @@ ROUTES: dict[str, tuple[str, dict[str, Any], list[JobRequest]]] = {
             "installation_id": IID, "repository": "Codertocat/Hello-World",
             "head_sha": "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "pull_numbers": [2]})]),
     "issues.edited": ("issues", payload("issues.edited"), [
-        _issue_event("edited", body="It looks like you accidently spelled 'commit' with two 't's.")]),
+        _issue_event("edited", body="It looks like you accidently spelled 'commit' with two 't's.",
+                     times={"closed_at": None, "updated_at": "2019-05-15T15:20:18Z"})]),
     "issues.reopened": ("issues", payload("issues.reopened"), [_issue_event("reopened", body="")]),
     "issues.closed (derived)": ("issues", issues_closed(), [
-        _issue_event("closed", body="", state="closed", state_reason="completed")]),
+        _issue_event("closed", body="", state="closed", state_reason="completed",
+                     times={**REOPENED_TIMES, "closed_at": "2019-05-16T10:00:00Z"})]),
     "issues.milestoned (derived)": ("issues", {**payload("issues.reopened"), "action": "milestoned",
                                                "milestone": payload("issues.reopened")["issue"]["milestone"]},
                                     [_issue_event("milestoned", body="", milestone=MILESTONE_V1)]),
