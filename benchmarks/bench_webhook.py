@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import logging
 import statistics
 import sys
 import tempfile
@@ -84,6 +85,7 @@ def post_all(port: int, items: list[tuple[str, bytes]], clients: int) -> tuple[f
 
 
 def serve(app: Flask) -> tuple[Any, threading.Thread]:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per delivery would be the test
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
