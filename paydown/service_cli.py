@@ -29,6 +29,7 @@ def add_commands(commands: Any) -> None:
 def _logging() -> None:
     logging.basicConfig(level=os.environ.get("PAYDOWN_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the store migrates itself at every start
 
 
 def run(args: argparse.Namespace) -> int:
