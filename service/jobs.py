@@ -191,12 +191,25 @@ def record_failure(job: Job, connection: redis.Redis, exc_type: type, exc: BaseE
                               commit_sha=kwargs.get("sha") or kwargs.get("head_sha"), reason=reason,
                               retrying=retrying)
     log.error("job failed", extra={"kind": kind, "job": job.id, "retrying": retrying})
-    if retrying or kind != "review":
+    if retrying:
+        return
+    if kind == "scan":
+        _fail_unfinished_scan(ctx, kwargs, reason)
+    if kind != "review":
         return
     try:
         _fail_review_check(ctx, kwargs, reason)
     except Exception:
         log.exception("could not complete the check run of a failed review")
+
+
+def _fail_unfinished_scan(ctx: JobContext, kwargs: dict[str, Any], reason: str) -> None:
+    """A scan job out of retries (timed out, its worker killed): its scan says why instead of "running"."""
+    with ctx.store.session() as session:
+        repo = db.repository_by_name(session, kwargs.get("repository") or "")
+        scan = db.scan_by_sha(session, repo.id, kwargs.get("sha") or "") if repo is not None else None
+        if scan is not None and scan.status != "succeeded":
+            db.fail_scan(session, scan.id, reason)
 
 
 # ---------------------------------------------------------------- jobs

@@ -258,3 +258,122 @@ def test_a_worker_killed_mid_scan_the_scan_completes_on_the_next_worker_once(
     with job_context.store.session() as session:
         assert session.scalar(select(func.count()).select_from(ScanFinding)) == done[0].finding_count
     assert FailedJobRegistry(queue=job_context.queues.scans).count == 0
+
+
+def pull_request(action: str, number: int, head: str, base: str) -> dict[str, Any]:
+    body = payload("pull_request.opened")
+    body["action"], body["number"] = action, number
+    pull = body["pull_request"]
+    pull["number"], pull["state"], pull["draft"] = number, "open", False
+    pull["head"]["sha"], pull["base"]["sha"] = head, base
+    pull["head"]["repo"]["full_name"] = pull["base"]["repo"]["full_name"] = REPO
+    body["repository"]["full_name"], body["repository"]["name"] = REPO, "churn"
+    body["installation"] = {"id": INSTALLATION_ID}
+    return body
+
+
+def branch_with(repo: Path, files: dict[str, str]) -> tuple[str, str]:
+    base = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-qb", f"feature-{uuid.uuid4().hex[:6]}")
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "feature")
+    head = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "main")
+    return base, head
+
+
+def test_a_pull_request_delivery_is_reviewed_on_exactly_its_added_lines(client: Any, job_context: Any, repo: Path,
+                                                                       fake_github: Any) -> None:
+    deliver(client, "installation", installation_created())
+    work(job_context)
+    base, head = branch_with(repo, {"requirements.txt": FILES["requirements.txt"] + "numpy\n"})
+    fake_github.add_pull(REPO, 7, base, head)
+    assert deliver(client, "pull_request", pull_request("opened", 7, head, base)).status_code == 202
+    work(job_context)
+    comments = fake_github.review_comments(REPO, 7)
+    assert [(c.path, c.line, c.side) for c in comments] == [("requirements.txt", 3, "RIGHT")]
+    (run,) = fake_github.check_runs_for(REPO, head)
+    assert (run.status, run.conclusion) == ("completed", "neutral")
+    assert not any(r.status == 422 for r in fake_github.requests)
+    # GitHub redelivers and a person asks for the check again: nothing is posted twice.
+    deliver(client, "pull_request", pull_request("synchronize", 7, head, base))
+    work(job_context)
+    assert len(fake_github.review_comments(REPO, 7)) == 1
+
+
+def test_a_review_whose_pull_request_moved_on_posts_nothing(client: Any, job_context: Any, repo: Path,
+                                                            fake_github: Any) -> None:
+    deliver(client, "installation", installation_created())
+    work(job_context)
+    base, head = branch_with(repo, {"requirements.txt": FILES["requirements.txt"] + "numpy\n"})
+    _, newer = branch_with(repo, {"requirements.txt": FILES["requirements.txt"] + "numpy==2.1.0\n"})
+    fake_github.add_pull(REPO, 8, base, head)
+    deliver(client, "pull_request", pull_request("opened", 8, head, base))
+    fake_github.move_head(REPO, 8, newer)  # a push lands while the review job waits in the queue
+    work(job_context)
+    assert fake_github.review_comments(REPO, 8) == []
+    (run,) = fake_github.check_runs_for(REPO, head)
+    assert (run.status, run.conclusion) == ("completed", "skipped")
+
+
+def test_a_review_that_cannot_fetch_the_code_completes_its_check_run_with_the_reason(
+        client: Any, job_context: Any, repo: Path, fake_github: Any) -> None:
+    deliver(client, "installation", installation_created())
+    work(job_context)
+    base, head = branch_with(repo, {"serve.py": "X = 1\n"})
+    fake_github.add_pull(REPO, 9, base, head)
+    fake_github.fail("GET", rf"/repos/{REPO}/tarball/{head}", "status", status=502, times=None)
+    deliver(client, "pull_request", pull_request("opened", 9, head, base))
+    work(job_context)  # three retries (intervals 0 in the tests), then the failure handler
+    (run,) = fake_github.check_runs_for(REPO, head)
+    assert run.status == "completed" and run.conclusion == "neutral"
+    assert "502 Bad Gateway" in run.output["summary"] and "Re-run the check" in run.output["summary"]
+    assert FailedJobRegistry(queue=job_context.queues.reviews).count == 1
+    with job_context.store.session() as session:
+        reasons = session.scalars(select(JobFailure.reason).where(JobFailure.job_kind == "review")).all()
+    assert reasons and all(reasons)
+
+
+def test_installation_deleted_purges_its_data_and_a_queued_scan_is_skipped(client: Any, job_context: Any,
+                                                                           repo: Path, fake_github: Any) -> None:
+    deliver(client, "installation", installation_created())
+    work(job_context)
+    assert scans(job_context.store)
+    (repo / "more.py").write_text("Y = 2\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "more")
+    deliver(client, "push", push(git(repo, "rev-parse", "HEAD")))
+    deleted = payload("installation.deleted")
+    deleted["installation"]["id"] = INSTALLATION_ID
+    deliver(client, "installation", deleted)
+    fake_github.remove_installation(INSTALLATION_ID)
+    fake_github.clear_log()
+    work(job_context)  # events (the deletion) run before scans
+    assert scans(job_context.store) == []
+    with job_context.store.session() as session:
+        assert session.scalar(select(func.count()).select_from(Repository)) == 0
+    assert fake_github.writes() == []
+
+
+def test_a_scan_over_its_job_timeout_fails_with_the_reason_and_leaves_no_files(
+        client: Any, app: Any, job_context: Any, repo: Path, fake_github: Any) -> None:
+    import dataclasses
+
+    settings = dataclasses.replace(app.config["PAYDOWN_SETTINGS"], job_timeout_seconds=2, retry_intervals=(0,))
+    app.config["PAYDOWN_SETTINGS"] = job_context.settings = settings
+    fake_github.add_installation(INSTALLATION_ID + 1, account="octo-org")
+    with job_context.store.session() as session:
+        from paydown.service.github import InstallationRecord, RepoRecord
+        from paydown.service.store import upsert_installation, upsert_repository
+
+        upsert_installation(session, InstallationRecord(INSTALLATION_ID, "octo-org", "Organization"))
+        upsert_repository(session, RepoRecord(1, REPO, "main", False), INSTALLATION_ID)
+    fake_github.tarball_rate = 40  # bytes per second: the archive takes longer than the job may
+    deliver(client, "push", push(git(repo, "rev-parse", "HEAD")))
+    work(job_context)
+    (scan,) = scans(job_context.store)
+    assert scan.status == "failed" and "timeout" in scan.error.lower()
+    assert FailedJobRegistry(queue=job_context.queues.scans).count == 1
+    assert not list((settings.data_dir / "jobs").iterdir())
