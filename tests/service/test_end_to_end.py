@@ -377,3 +377,53 @@ def test_a_scan_over_its_job_timeout_fails_with_the_reason_and_leaves_no_files(
     assert scan.status == "failed" and "timeout" in scan.error.lower()
     assert FailedJobRegistry(queue=job_context.queues.scans).count == 1
     assert not list((settings.data_dir / "jobs").iterdir())
+
+
+def test_two_jobs_scanning_one_commit_at_once_make_one_scan_and_one_issue_per_item(
+        job_context: Any, repo: Path, fake_github: Any) -> None:
+    import threading
+
+    from paydown.service import jobs
+    from paydown.service.github import InstallationRecord
+    from paydown.service.store import upsert_installation
+
+    with job_context.store.session() as session:
+        upsert_installation(session, InstallationRecord(INSTALLATION_ID, "octo-org", "Organization"))
+    sha = git(repo, "rev-parse", "HEAD")
+    errors: list[BaseException] = []
+
+    def scan(key: str) -> None:
+        try:
+            jobs.run_scan(key, INSTALLATION_ID, REPO, sha, "refs/heads/main", "push")
+        except BaseException as err:  # reported by the assertion below
+            errors.append(err)
+
+    threads = [threading.Thread(target=scan, args=(f"scan:{REPO}:{n}",)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert [(s.commit_sha, s.status) for s in scans(job_context.store)] == [(sha, "succeeded")]
+    titles = [issue.title for issue in fake_github.issue_list(REPO)]
+    assert titles and len(titles) == len(set(titles))
+    bodies = [issue.body for issue in fake_github.issue_list(REPO)]
+    assert sum("paydown:dashboard" in body for body in bodies) == 1
+
+
+def test_the_same_scan_enqueued_from_ten_threads_runs_once(job_context: Any, repo: Path, fake_github: Any) -> None:
+    import threading
+
+    from paydown.service.jobs import JobRequest, enqueue
+
+    sha = git(repo, "rev-parse", "HEAD")
+    request = JobRequest("scan", f"scan:{REPO}", {"installation_id": INSTALLATION_ID, "repository": REPO,
+                                                  "sha": sha, "ref": "refs/heads/main"})
+    ids: list[str | None] = []
+    threads = [threading.Thread(target=lambda: ids.append(enqueue(job_context.queues, request, delivery_id="t")))
+               for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len([job_id for job_id in ids if job_id]) == 1 and job_context.queues.scans.count == 1
