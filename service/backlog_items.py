@@ -31,8 +31,8 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "PD102": ("flag", ("path", "symbol")),
     "PD103": ("flag", ("path", "symbol")),
     "PD104": ("flag", ("path", "symbol")),
-    "PD301": ("clone", ("path", "symbol")),
-    "PD302": ("clone", ("path", "symbol")),
+    "PD301": ("clone", ("path", "symbol", "paths")),
+    "PD302": ("clone", ("path", "symbol", "paths")),
     "PD401": ("input", ("symbol",)),
     "PD402": ("input", ("symbol",)),
 }
@@ -85,7 +85,15 @@ def items_from_findings(findings: Sequence[dict[str, Any]]) -> list[Item]:
 def _group_identity(finding: dict[str, Any]) -> tuple[str, ...]:
     rule = str(finding.get("rule", ""))
     family, parts = FAMILIES.get(rule, (f"rule:{rule}", ("fingerprint",)))
-    return (family, *(str(finding.get(part, "")) for part in parts))
+    return (family, *(_identity_part(finding, part) for part in parts))
+
+
+def _identity_part(finding: dict[str, Any], part: str) -> str:
+    if part != "paths":
+        return str(finding.get(part, ""))
+    # The files a clone group spans: two groups in one file with the same enclosing name (module-level code of a
+    # notebook) stay apart, and moving lines or editing a copy keeps the item.
+    return "\x1e".join(sorted({str(loc.get("path", "")) for loc in finding.get("locations") or []}))
 
 
 def _item(identity: tuple[str, ...], members: list[dict[str, Any]]) -> Item:
@@ -141,9 +149,18 @@ def _with_title(item: Item) -> Item:
     return replace(item, title=item_title(item))
 
 
+MODULE_SCOPE = "<module>"  # the duplication analyzer's name for code outside any function
+
+
+def _named(symbol: str, code: Any) -> str:
+    """A name for titles and bodies: module-level code has none, so say what it is rather than `<module>`."""
+    return "module-level code" if symbol == MODULE_SCOPE else code(symbol)
+
+
 def item_title(item: Item, *, code: Any = None) -> str:
     """The item's title from `templates/issues/title.txt.j2`; `code` formats names (plain text by default)."""
-    text = render("issues/title.txt.j2", **title_context(item), code=code or _plain)
+    code = code or _plain
+    text = render("issues/title.txt.j2", **title_context(item), code=lambda name: _named(name, code))
     text = " ".join(text.split())
     return text if len(text) <= TITLE_MAX else text[: TITLE_MAX - 3].rstrip() + "..."
 
@@ -355,7 +372,7 @@ def item_context(item: Item, links: Links, sha: str | None = None) -> dict[str, 
     return {
         "begin": BEGIN, "end": END, "marker": item.marker, "key": item.key, "family": item.family,
         "kind": item.kind, "count": title["count"], "path": md_code(item.path),
-        "symbol": md_code(title["short_symbol"]), "paths": [md_code(p) for p in title["paths"]],
+        "symbol": _named(title["short_symbol"], md_code), "paths": [md_code(p) for p in title["paths"]],
         "title": md_text(item.title),
         "rules": [{"id": r.id, "name": r.name, "summary": md_inline(r.summary), "why": md_inline(r.why)}
                   for r in known],

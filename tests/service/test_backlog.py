@@ -69,6 +69,21 @@ def issue(number: int, body: str, *, state: str = "open", reason: str | None = N
 # ---------------------------------------------------------------- items
 
 
+def test_two_clone_groups_of_module_level_code_in_one_notebook_are_two_items() -> None:
+    # Made-With-ML: copies among notebook cells, and notebook cells copied into evaluate.py, share the scope name.
+    def loc(path: str, line: int) -> dict[str, Any]:
+        return {"path": path, "line": line, "column": 1, "end_line": line + 5, "end_column": 0}
+
+    within = finding("PD302", "nb.ipynb", 2, "<module>", kind="duplicated-feature-logic",
+                     locations=[loc("nb.ipynb", 2), loc("nb.ipynb", 40)])
+    across = finding("PD301", "nb.ipynb", 9, "<module>", kind="duplicated-feature-logic",
+                     locations=[loc("nb.ipynb", 9), loc("evaluate.py", 127)])
+    across["fingerprint"] = "f" * 32
+    items = items_from_findings([within, across])
+    assert len(items) == 2
+    assert all("<module>" not in item.title and "module-level code" in item.title for item in items)
+
+
 def test_loose_requirements_of_one_file_are_one_item_whose_key_survives_a_new_member() -> None:
     three = [requirement("requirements.txt", n, name) for n, name in enumerate(["numpy", "pandas", "torch"], 1)]
     items = items_from_findings([*three, requirement("dev/requirements.txt", 1, "pytest")])
