@@ -156,17 +156,17 @@ def _rules() -> int:
 
 
 def _inputs(args: argparse.Namespace) -> int:
-    from paydown.analyzers.data_inputs import _inventory
+    from paydown.analyzers.data_inputs import inventory as data_inventory
     from paydown.templating import render
 
     root: Path = args.path
     if not root.is_dir():
         raise ConfigError(str(root), "", "not a folder")
     config = load_config(root, ALL_RULES)
-    inventory = _inventory.inventory_of(root, config, jobs=args.jobs or os.cpu_count() or 1,
+    inventory = data_inventory.inventory_of(root, config, jobs=args.jobs or os.cpu_count() or 1,
                                         use_cache=not args.no_cache)
     if args.init:
-        entries = _inventory.init_entries(inventory, config)
+        entries = data_inventory.init_entries(inventory, config)
         target = root / CONFIG_FILE
         if not target.is_file() and config.source:
             raise ConfigError(config.source, "inputs", f"add the entries there; {CONFIG_FILE} would replace it")

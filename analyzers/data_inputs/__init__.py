@@ -8,8 +8,8 @@ from ..config import Config
 from ..finding import AnalysisResult, Case, Finding, Impact, Kind, Location, Risk, Rule, new_finding
 from ..snapshot import RepoSnapshot
 from ._extract import extract_accesses as _extract_accesses
-from ._inventory import ANALYZER_NAME, VERSION, Site, Source
-from ._inventory import build_inventory as _build_inventory
+from .inventory import ANALYZER_NAME, VERSION, Site, Source
+from .inventory import build_inventory as _build_inventory
 
 _DVC = "stages:\n  train:\n    cmd: python train.py\n    deps:\n      - data/raw/customers.csv\n"
 _KEDRO = "customers:\n  type: pandas.CSVDataset\n  filepath: s3://lake/raw/customers/${globals:day}.csv\n"

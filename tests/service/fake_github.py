@@ -31,7 +31,9 @@ JWT: ``GET /app``, ``GET /app/installations[/{id}]``, ``POST /app/installations/
 {r}/check-runs`` (installation token only), ``GET|PATCH {r}/check-runs/{id}``, ``GET {r}/check-runs/{id}/annotations``,
 ``GET {r}/commits/{ref}/check-runs``. OAuth user token: ``GET /user``, ``GET /user/installations``,
 ``GET /user/installations/{id}/repositories``. No auth: ``GET /rate_limit``, ``GET /login/oauth/authorize``,
-``POST /login/oauth/access_token``, ``GET /_codeload/...``. Commit statuses are not served.
+``POST /login/oauth/access_token``, ``GET /_codeload/...``, ``POST /app-manifests/{code}/conversions``; web
+pages: ``POST /settings/apps/new`` and ``POST /organizations/{org}/settings/apps/new`` (the manifest flow's form).
+Commit statuses are not served.
 
 Add state (helpers take the lock and log no request)
 -----------------------------------------------------
@@ -67,6 +69,14 @@ Add state (helpers take the lock and log no request)
   ``redirect_uri?code=..&state=..`` for ``gh.oauth_next_user`` (or ``?login=`` in the URL), else serves a tiny HTML
   page with one link per user. ``POST /login/oauth/access_token`` (JSON answer with ``Accept: application/json``,
   else form-encoded). Set ``gh.oauth_client_id`` / ``gh.oauth_client_secret`` to make it check them.
+- App manifests: ``POST /settings/apps/new`` (or ``/organizations/{org}/settings/apps/new``) reads the form field
+  ``manifest`` (JSON) and the ``state`` query parameter, appends ``{"manifest", "org", "state"}`` to
+  ``gh.manifests``, and 302s straight to ``redirect_url?code=..&state=..`` (no confirmation page); a form without
+  a JSON manifest holding ``url`` and ``redirect_url`` gets a 422 HTML page. ``gh.add_manifest_code(code,
+  manifest=None) -> dict`` registers a code directly and returns the answer its conversion will give. ``POST
+  /app-manifests/{code}/conversions`` answers 201 once per code (GitHub's shape: id, slug, pem, webhook_secret,
+  client_id, client_secret, ...: the App is this server's own, ``gh.app_id`` with ``gh.private_key_pem``, so it
+  works here at once), then 404.
 - Knobs: ``gh.token_ttl`` (seconds, default 3600), ``gh.token_length`` (total length; None: varies per mint, never 40),
   ``gh.token_format = "stateless"`` (GitHub's new ``ghs_APPID_<JWT>`` tokens, ~200 chars with ``_`` and ``.``),
   ``gh.clock`` (a ``time.time``-like callable used for JWT and token expiry), ``gh.token_mints`` ([(id, time)]),
@@ -96,7 +106,7 @@ Read the log
 ------------
 ``gh.requests``: every request, in arrival order, as ``LoggedRequest(method, path, query, json, headers, status,
 monotonic, wall, fault)`` (headers with lowercased keys; status 0 when the connection was reset).
-``gh.writes()``: POST/PATCH/PUT/DELETE except token mints and the OAuth code exchange.
+``gh.writes()``: POST/PATCH/PUT/DELETE except token mints, the OAuth code exchange and the App manifest flow.
 ``gh.count(method=None, path_pattern=None, status=None)``, ``gh.clear_log()``; ``gh.errors`` (tracebacks of bugs in
 this server, answered as 500) and ``gh.unhandled`` ("METHOD /path" of requests no route serves, answered 404 like
 GitHub): when a test fails oddly, assert both are empty.
@@ -153,6 +163,7 @@ ARCHIVED_MESSAGE = "Repository was archived so is read-only."
 ISSUES_DISABLED_MESSAGE = "Issues are disabled for this repo"
 RATE_LIMIT = 5000
 TOKEN_MINT_PATH = re.compile(r"^/app/installations/\d+/access_tokens$")
+MANIFEST_FLOW_PATH = re.compile(r"^(?:/app-manifests/[^/]+/conversions|(?:/organizations/[^/]+)?/settings/apps/new)$")
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 STATE_REASONS = frozenset({"completed", "not_planned", "duplicate", "reopened"})
 CHECK_STATUSES = frozenset({"queued", "in_progress", "completed", "waiting", "requested", "pending"})
@@ -689,6 +700,8 @@ class FakeGitHub:
         self.oauth_client_secret: str | None = None
         self.oauth_next_user: str | None = None
         self._oauth_codes: dict[str, dict[str, Any]] = {}
+        self.manifests: list[dict[str, Any]] = []
+        self._manifest_codes: dict[str, dict[str, Any]] = {}
         self._codeload_tokens: dict[str, float] = {}
         self._limited_until = 0.0
         self._rate_used = 0
@@ -899,6 +912,14 @@ class FakeGitHub:
             self.users[login] = user
             return user
 
+    def add_manifest_code(self, code: str, manifest: dict[str, Any] | None = None,
+                          org: str | None = None) -> dict[str, Any]:
+        """A one-time code for `POST /app-manifests/{code}/conversions`; returns the answer it will give."""
+        with self.lock:
+            answer = self._converted_app(manifest or {}, org)
+            self._manifest_codes[code] = answer
+            return answer
+
     # -------------------------------------------------------- faults and the log
 
     def fail(self, method: str | None, path_pattern: str, kind: str, times: int | None = 1,
@@ -920,7 +941,7 @@ class FakeGitHub:
     def writes(self) -> list[LoggedRequest]:
         with self.lock:
             return [r for r in self.requests if r.method in WRITE_METHODS and not TOKEN_MINT_PATH.match(r.path)
-                    and r.path != "/login/oauth/access_token"]
+                    and r.path != "/login/oauth/access_token" and not MANIFEST_FLOW_PATH.match(r.path)]
 
     def count(self, method: str | None = None, path_pattern: str | None = None, status: int | None = None) -> int:
         pattern = re.compile(path_pattern) if path_pattern else None
@@ -1391,6 +1412,9 @@ class FakeGitHub:
             ("GET", r"/user/installations/(?P<id>\d+)/repositories", "token", self._user_installation_repos),
             ("GET", r"/login/oauth/authorize", "none", self._oauth_authorize),
             ("POST", r"/login/oauth/access_token", "none", self._oauth_token),
+            ("POST", r"/settings/apps/new", "none", self._new_app_form),
+            ("POST", r"/organizations/(?P<org>[^/]+)/settings/apps/new", "none", self._new_app_form),
+            ("POST", r"/app-manifests/(?P<code>[^/]+)/conversions", "none", self._convert_manifest),
             ("GET", r"/_codeload/(?P<o>[^/]+)/(?P<r>[^/]+)/legacy\.tar\.gz/(?P<sha>.+)", "codeload", self._codeload),
             ("GET", repo, "token", self._get_repo),
             ("GET", rf"{repo}/tarball(?:/(?P<ref>.+))?", "token", self._tarball),
@@ -1569,6 +1593,41 @@ class FakeGitHub:
                     "error_description": "The redirect_uri MUST match the registered callback URL for this "
                                          "application.", "error_uri": f"{uri}/#redirect-uri-mismatch2"}
         return {"access_token": self.users[grant["login"]].token, "token_type": "bearer", "scope": ""}
+
+    # GitHub App manifests
+
+    def _new_app_form(self, req: _Req) -> _Reply:
+        form = dict(parse_qsl(req.raw.decode("utf-8", "replace"), keep_blank_values=True))
+        manifest = _json_or_none(form.get("manifest", "").encode())
+        if not isinstance(manifest, dict) or not all(isinstance(manifest.get(k), str) and manifest[k]
+                                                     for k in ("url", "redirect_url")):
+            return _Reply(422, "<h1>Invalid GitHub App manifest</h1>", content_type="text/html; charset=utf-8",
+                          rate_headers=False)
+        org, state = req.params.get("org"), req.query.get("state")
+        self.manifests.append({"manifest": manifest, "org": org, "state": state})
+        code = secrets.token_hex(10)
+        self._manifest_codes[code] = self._converted_app(manifest, org)
+        params = {"code": code, **({"state": state} if state is not None else {})}
+        target = manifest["redirect_url"]
+        return _Reply(302, b"", {"Location": f"{target}{'&' if '?' in target else '?'}{urlencode(params)}"},
+                      content_type="text/html; charset=utf-8", rate_headers=False)
+
+    def _converted_app(self, manifest: dict[str, Any], org: str | None) -> dict[str, Any]:
+        app = self._app_json()
+        permissions = {"metadata": "read", **(manifest.get("default_permissions") or app["permissions"])}
+        return {**app, "name": manifest.get("name") or app["name"],
+                "description": manifest.get("description") or app["description"],
+                "external_url": manifest.get("url") or app["external_url"],
+                "owner": self._user_json(org, "Organization") if org else self._user_json("alice"),
+                "permissions": permissions, "events": list(manifest.get("default_events") or app["events"]),
+                "installations_count": 0, "client_secret": self.oauth_client_secret or secrets.token_hex(20),
+                "webhook_secret": secrets.token_hex(20), "pem": self.private_key_pem}
+
+    def _convert_manifest(self, req: _Req) -> _Reply:
+        answer = self._manifest_codes.pop(req.params["code"], None)
+        if answer is None:
+            raise ApiError(404, "Not Found", docs=f"{DOCS}/apps/apps#create-a-github-app-from-a-manifest")
+        return _Reply(201, answer)
 
     # repository and tarball
 
