@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None,
 
 
 def register_blueprints(app: Flask) -> None:
-    """The webhook always; the web page when its module is present."""
+    """The webhook always; the web page (and the App registration page) when its module is present."""
     app.register_blueprint(webhook.bp)
     try:
         from . import web
@@ -60,6 +60,9 @@ def register_blueprints(app: Flask) -> None:
         log.info("web page module not present; serving the webhook only")
         return
     app.register_blueprint(web.bp)
+    from . import setup
+
+    app.register_blueprint(setup.bp)
 
 
 def healthz() -> Response:

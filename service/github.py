@@ -16,12 +16,13 @@ import email.utils
 import json
 import logging
 import os
+import re
 import threading
 import time
 import urllib.parse
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -38,16 +39,29 @@ from .settings import Settings
 log = logging.getLogger("paydown.github")
 
 
+_MANIFEST_CODE_IN_URL = re.compile(r"(/app-manifests/)[^/?#]+")
+
+
 def _redact_requester_log(record: logging.LogRecord) -> bool:
-    """PyGithub's DEBUG line carries request and response bodies (a minted token, an OAuth secret): drop them."""
+    """PyGithub's DEBUG line carries request and response bodies (a minted token, an OAuth secret, a new App's
+    key) and the URL (a manifest code): drop them."""
     if isinstance(record.args, tuple) and len(record.args) == 9:
         args = list(record.args)
         args[5] = args[8] = "(body omitted)"
         record.args = tuple(args)
+    return _redact_manifest_code(record)
+
+
+def _redact_manifest_code(record: logging.LogRecord) -> bool:
+    """A manifest code turns into an App's key and secrets for whoever sends it first: no URL logs it."""
+    if isinstance(record.args, tuple):
+        record.args = tuple(_MANIFEST_CODE_IN_URL.sub(r"\1(code)", arg) if isinstance(arg, str) else arg
+                            for arg in record.args)
     return True
 
 
 logging.getLogger("github.Requester").addFilter(_redact_requester_log)
+logging.getLogger("urllib3.connectionpool").addFilter(_redact_manifest_code)
 
 # ---------------------------------------------------------------- errors
 
@@ -242,6 +256,19 @@ class OAuthUser:
     login: str
 
 
+@dataclass(frozen=True)
+class AppCredentials:
+    """A GitHub App GitHub has just created from paydown's manifest: everything paydown needs to act as it."""
+
+    app_id: int
+    slug: str
+    html_url: str
+    pem: str = field(repr=False)
+    webhook_secret: str = field(repr=False)
+    client_id: str
+    client_secret: str = field(repr=False)
+
+
 @dataclass
 class RequestLog:
     """What the adapter sent, for logs and the check-run summary (writes counted by method)."""
@@ -376,8 +403,9 @@ class _Transport:
 
     def json(self, verb: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
              headers: Mapping[str, str] | None = None, idempotent: bool | None = None,
-             write: bool | None = None) -> tuple[dict[str, Any], Any]:
-        """One JSON request under the policy; returns (lower-cased response headers, decoded body)."""
+             write: bool | None = None, shown_path: str | None = None) -> tuple[dict[str, Any], Any]:
+        """One JSON request under the policy; returns (lower-cased response headers, decoded body).
+        `shown_path` stands for `path` in logs and errors when the path itself holds a secret."""
 
         def send() -> tuple[dict[str, Any], Any]:
             try:
@@ -389,7 +417,8 @@ class _Transport:
                 # PyGithub refuses redirects and links to another host or port this way.
                 raise _Failure(-1, {}, {"message": "GitHub pointed to another host"}) from None
 
-        return self.run(verb, path, send, idempotent=verb != "POST" if idempotent is None else idempotent,
+        return self.run(verb, shown_path or path, send,
+                        idempotent=verb != "POST" if idempotent is None else idempotent,
                         write=verb in _WRITE_VERBS if write is None else write)
 
     def run(self, verb: str, path: str, send: Callable[[], Any], *, idempotent: bool, write: bool) -> Any:
@@ -671,6 +700,16 @@ def _installation_record(data: dict[str, Any]) -> InstallationRecord:
                               suspended=data.get("suspended_at") is not None)
 
 
+def _app_credentials(data: Any) -> AppCredentials:
+    fields = ("id", "slug", "html_url", "pem", "client_id", "client_secret")
+    missing = [name for name in fields if not isinstance(data, dict) or not data.get(name)]
+    if missing:
+        raise GitHubError(f"POST /app-manifests/(code)/conversions: GitHub's answer has no {', '.join(missing)}", 201)
+    return AppCredentials(app_id=int(data["id"]), slug=str(data["slug"]), html_url=str(data["html_url"]),
+                          pem=str(data["pem"]), webhook_secret=str(data.get("webhook_secret") or ""),
+                          client_id=str(data["client_id"]), client_secret=str(data["client_secret"]))
+
+
 # ---------------------------------------------------------------- the App and one installation
 
 
@@ -778,6 +817,22 @@ class GitHubApp:
             _, data = self._transport.json("GET", "/app")
             self._bot_login = f"{data['slug']}[bot]"
         return self._bot_login
+
+    def convert_manifest(self, code: str) -> AppCredentials:
+        """The App GitHub created from paydown's manifest (POST /app-manifests/{code}/conversions, no
+        authentication). Works without a configured App. Sent once, never again: a code converts only once."""
+        if not code or len(code) > 200:
+            raise ValueError("a manifest code is 1 to 200 characters")
+        # Not sent again after any failure, a rate limit included: the user starts over with a fresh code.
+        once = replace(self.settings, request_retries=0, rate_limit_max_wait_seconds=0.0)
+        transport = _Transport(once, self.settings.github_api_url, None, clock=self._now, sleep=self._sleep,
+                               backoff=self._backoff, pace_writes=False)
+        try:
+            _, data = transport.json("POST", f"/app-manifests/{urllib.parse.quote(code, safe='')}/conversions",
+                                     idempotent=False, write=False, shown_path="/app-manifests/(code)/conversions")
+        finally:
+            transport.close()
+        return _app_credentials(data)
 
     def get_installation(self, installation_id: int) -> InstallationRecord:
         _, data = self._transport.json("GET", f"/app/installations/{int(installation_id)}")

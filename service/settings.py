@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_WEB_URL = "https://github.com"
 GITHUB_WEBHOOK_MAX_BYTES = 25 * 1024 * 1024  # GitHub never sends more
+APP_FILE, APP_KEY_FILE = "github-app.json", "github-app.pem"  # in the data folder, written by /setup
 
 
 class SettingsError(Exception):
@@ -59,8 +61,12 @@ class Settings:
         env = os.environ if env is None else env
         data_dir = Path(env.get("PAYDOWN_DATA_DIR") or Path.home() / ".local" / "share" / "paydown").expanduser()
         app_id = _app_id(env.get("PAYDOWN_GITHUB_APP_ID"))
-        key = _private_key(env)
-        secret = env.get("PAYDOWN_WEBHOOK_SECRET") or None
+        # The App registered at /setup, unless the environment names one: each variable set wins over the file.
+        saved = _saved_app(data_dir) if app_id is None else None
+        if saved is not None:
+            app_id = saved.app_id
+        key = _private_key(env) or (saved.private_key if saved else None)
+        secret = env.get("PAYDOWN_WEBHOOK_SECRET") or (saved.webhook_secret if saved else None)
         if app_id is not None and key is None:
             raise SettingsError("PAYDOWN_GITHUB_PRIVATE_KEY_FILE", "is required when PAYDOWN_GITHUB_APP_ID is set")
         if key is not None and app_id is None:
@@ -77,8 +83,8 @@ class Settings:
             github_app_id=app_id,
             github_private_key=key,
             webhook_secret=secret,
-            oauth_client_id=env.get("PAYDOWN_GITHUB_CLIENT_ID") or None,
-            oauth_client_secret=env.get("PAYDOWN_GITHUB_CLIENT_SECRET") or None,
+            oauth_client_id=env.get("PAYDOWN_GITHUB_CLIENT_ID") or (saved.client_id if saved else None),
+            oauth_client_secret=env.get("PAYDOWN_GITHUB_CLIENT_SECRET") or (saved.client_secret if saved else None),
             secret_key=env.get("PAYDOWN_SECRET_KEY") or None,
             public_url=(_url(env, "PAYDOWN_PUBLIC_URL", ("http", "https")) or "http://127.0.0.1:8000").rstrip("/"),
             host=env.get("PAYDOWN_HOST") or ("0.0.0.0" if app_id is not None else "127.0.0.1"),
@@ -87,6 +93,39 @@ class Settings:
             write_gap_seconds=_number(env, "PAYDOWN_WRITE_GAP_SECONDS", 1.0),
             retry_intervals=_intervals(env.get("PAYDOWN_RETRY_INTERVALS")),
         )
+
+
+@dataclass(frozen=True)
+class _SavedApp:
+    app_id: int
+    private_key: str = field(repr=False)
+    webhook_secret: str | None = field(repr=False)
+    client_id: str | None
+    client_secret: str | None = field(repr=False)
+
+
+def _saved_app(data_dir: Path) -> _SavedApp | None:
+    """The App in `<data_dir>/github-app.json` and its key beside it, or None when there is no such file."""
+    path = data_dir / APP_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SettingsError(str(path), f"cannot read the file ({getattr(err, 'strerror', None) or err})") from None
+    except ValueError:
+        raise SettingsError(str(path), "is not JSON (register the App again at /setup, or delete the file)") from None
+    app_id = data.get("app_id") if isinstance(data, dict) else None
+    if not isinstance(app_id, int) or isinstance(app_id, bool) or app_id <= 0:
+        raise SettingsError(str(path), "has no numeric app_id (register the App again at /setup, or delete the file)")
+    texts = {name: data.get(name) for name in ("webhook_secret", "client_id", "client_secret")}
+    wrong = sorted(name for name, value in texts.items() if value is not None and not isinstance(value, str))
+    if wrong:
+        raise SettingsError(str(path), f"{', '.join(wrong)} must be text")
+    key_path = data_dir / APP_KEY_FILE
+    return _SavedApp(app_id=app_id, private_key=_key_file(key_path, str(key_path)),
+                     webhook_secret=texts["webhook_secret"] or None, client_id=texts["client_id"] or None,
+                     client_secret=texts["client_secret"] or None)
 
 
 def _app_id(value: str | None) -> int | None:
@@ -131,16 +170,22 @@ def _intervals(value: str | None) -> tuple[int, ...]:
 
 
 def _private_key(env: Mapping[str, str]) -> str | None:
-    name, text = "PAYDOWN_GITHUB_PRIVATE_KEY", env.get("PAYDOWN_GITHUB_PRIVATE_KEY") or None
     path = env.get("PAYDOWN_GITHUB_PRIVATE_KEY_FILE")
     if path:
-        name = "PAYDOWN_GITHUB_PRIVATE_KEY_FILE"
-        try:
-            text = Path(path).expanduser().read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise SettingsError(name, f"cannot read the file ({getattr(err, 'strerror', None) or err})") from None
-    if text is None:
-        return None
+        return _key_file(Path(path).expanduser(), "PAYDOWN_GITHUB_PRIVATE_KEY_FILE")
+    text = env.get("PAYDOWN_GITHUB_PRIVATE_KEY") or None
+    return None if text is None else _pem(text, "PAYDOWN_GITHUB_PRIVATE_KEY")
+
+
+def _key_file(path: Path, name: str) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise SettingsError(name, f"cannot read the file ({getattr(err, 'strerror', None) or err})") from None
+    return _pem(text, name)
+
+
+def _pem(text: str, name: str) -> str:
     text = text.replace("\\n", "\n").strip() + "\n"
     if "-----BEGIN" not in text or "PRIVATE KEY-----" not in text:
         raise SettingsError(name, "is not a PEM private key (download it from the App's settings page)")

@@ -73,7 +73,7 @@ Add state (helpers take the lock and log no request)
   ``manifest`` (JSON) and the ``state`` query parameter, appends ``{"manifest", "org", "state"}`` to
   ``gh.manifests``, and 302s straight to ``redirect_url?code=..&state=..`` (no confirmation page); a form without
   a JSON manifest holding ``url`` and ``redirect_url`` gets a 422 HTML page. ``gh.add_manifest_code(code,
-  manifest=None) -> dict`` registers a code directly and returns the answer its conversion will give. ``POST
+  manifest=None, org=None) -> dict`` registers a code directly and returns the answer its conversion will give. ``POST
   /app-manifests/{code}/conversions`` answers 201 once per code (GitHub's shape: id, slug, pem, webhook_secret,
   client_id, client_secret, ...: the App is this server's own, ``gh.app_id`` with ``gh.private_key_pem``, so it
   works here at once), then 404.

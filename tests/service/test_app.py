@@ -132,7 +132,7 @@ def test_error_pages_show_no_traceback_or_secret(settings: Settings, store: Stor
 def test_register_blueprints_adds_the_web_page_when_present(settings: Settings, store: Store, queues: Queues,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     app = create_app(settings, store=store, queues=queues)
-    assert set(app.blueprints) == {"webhook", "web"}
+    assert set(app.blueprints) == {"webhook", "web", "setup"}
     monkeypatch.delattr(paydown.service, "web", raising=False)
     monkeypatch.setitem(sys.modules, "paydown.service.web", None)
     bare = create_app(settings, store=store, queues=queues)
