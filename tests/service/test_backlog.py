@@ -20,17 +20,10 @@ from paydown.analyzers.finding import Impact, Priority, Risk
 from paydown.analyzers.runner import scan as run_scan
 from paydown.service import backlog, models
 from paydown.service import store as db
-from paydown.service.backlog import StoredItem, plan_sync
-from paydown.service.backlog_items import (
-    BODY_MAX,
-    Links,
-    items_from_findings,
-    md_code,
-    md_inline,
-    md_text,
-    render_item_section,
-)
+from paydown.service.backlog_items import BODY_MAX, Links, item_labels, items_from_findings, render_item_section
+from paydown.service.backlog_plan import StoredItem, SyncPlan, plan_sync
 from paydown.service.github import GitHubApp, IssueRecord, RateLimited, RepoRecord
+from paydown.service.markdown import md_code, md_inline, md_text
 
 FULL = "octo-org/widgets"
 SHA = "a" * 40
@@ -166,19 +159,19 @@ DASH = issue(1, "<!-- paydown:begin -->\n<!-- paydown:dashboard -->\n<!-- paydow
 
 
 def plan(desired: list[Any], existing: list[IssueRecord], stored: dict[str, StoredItem] | None = None,
-         **kw: Any) -> backlog.SyncPlan:
+         **kw: Any) -> SyncPlan:
     kw.setdefault("settings", SETTINGS)
     return plan_sync(desired, existing, stored or {}, bot_login=BOT, links=LINKS, **kw)
 
 
-def ops(p: backlog.SyncPlan) -> list[tuple[str, str]]:
+def ops(p: SyncPlan) -> list[tuple[str, str]]:
     return [(a.op, a.why) for a in p.actions]
 
 
 def adopted(item: Any, number: int, **kw: Any) -> IssueRecord:
     """The issue paydown made for `item` (its body as paydown renders it now)."""
     body = render_item_section(item, replace(LINKS, dashboard_number=1))
-    kw.setdefault("labels", backlog.item_labels(item))
+    kw.setdefault("labels", item_labels(item))
     kw.setdefault("title", item.title)
     return issue(number, body, **kw)
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from paydown.service import diffs, review
+from paydown.analyzers.config import Config
+from paydown.service import checks, diffs, review, review_text
 from paydown.service.github import PullFile
 
 GIT = ["git", "-c", "user.name=Paydown Tests", "-c", "user.email=tests@paydown.invalid", "-c",
@@ -162,26 +163,26 @@ def test_classify_by_fingerprint_highest_priority_first() -> None:
 
 def test_escape_markdown_keeps_code_and_neutralises_the_rest() -> None:
     text = "ping @octocat about #12 <b>x</b> `keep @x <y>` *bold* <!-- paydown:finding=ab --> done"
-    escaped = review.escape_markdown(text)
+    escaped = review_text.escape_markdown(text)
     assert "@\u200boctocat" in escaped and "#\u200b12" in escaped
     assert "\\<b\\>x\\</b\\>" in escaped and "\\*bold\\*" in escaped
     assert "`keep @x <y>`" in escaped  # a code span is shown as written
     assert "<!-- paydown:" not in escaped and review._parse_marker(escaped) is None
-    assert review.escape_markdown("a\n\n# heading\nb") == "a # heading b"
-    assert review.code_span("a`b") == "``a`b``" and review.code_span("`x") == "`` `x ``"
+    assert review_text.escape_markdown("a\n\n# heading\nb") == "a # heading b"
+    assert review_text.code_span("a`b") == "``a`b``" and review_text.code_span("`x") == "`` `x ``"
 
 
 def test_fit_cuts_between_items() -> None:
     def render(k: int) -> str:
         return "".join(f"- item {i}\n" for i in range(k)) + (f"...and {100 - k} more\n" if k < 100 else "")
 
-    text = review.fit(render, 100, limit=120)
+    text = checks.fit(render, 100, limit=120)
     assert len(text) <= 120 and text.endswith("more\n") and text.startswith("- item 0\n")
     assert text == render(text.count("- item"))
-    assert review.fit(render, 100, limit=10_000) == render(100)
+    assert checks.fit(render, 100, limit=10_000) == render(100)
 
 
-LINKS = review._Links("https://github.example", "acme/ml", "a" * 40, "b" * 40)
+LINKS = review_text._Links("https://github.example", "acme/ml", "a" * 40, "b" * 40)
 
 
 def test_line_comment_template_renders_a_dependency_finding() -> None:
@@ -213,9 +214,9 @@ def test_check_run_summary_and_text_stay_under_githubs_limit() -> None:
                    message="x is not pinned " * 20) for i in range(3000)]
     found = review.Classification(new=new, fixed=[finding("old", priority="low", score=0.1)], unchanged=[])
     plan = review._Plan(outside_diff=new)
-    title, summary, text = review._check_output(found, plan, new, LINKS, review.Config(), "neutral", 0)
+    title, summary, text = checks._check_output(found, plan, new, LINKS, Config(), "neutral", 0)
     assert title == "Adds 1499.5 h of debt (3000 new, 1 fixed)"
-    assert len(summary) <= review.SUMMARY_LIMIT and len(text) <= review.SUMMARY_LIMIT
+    assert len(summary) <= checks.SUMMARY_LIMIT and len(text) <= checks.SUMMARY_LIMIT
     assert summary.startswith("**This pull request adds 1499.5 h of debt.**")
     assert "every new finding is annotated on the changed files" in summary
     listed = [line for line in summary.split("### New debt\n", 1)[1].split("### Paid down", 1)[0].splitlines() if line]
@@ -255,7 +256,7 @@ def test_notebook_findings_and_other_peoples_markers() -> None:
     files = [PullFile("train.ipynb", "modified", "@@ -1,2 +1,3 @@\n a\n+b\n c\n")]
     plan = review._plan(found, [], files, review._Known(), set(), 20, LINKS)
     assert plan.comments == [] and plan.outside_diff == [cell]  # cell lines are not the .ipynb's lines
-    (note,) = review._annotations([cell], review.Config())
+    (note,) = checks._annotations([cell], Config())
     assert (note.start_line, note.message.split(":")[0]) == (1, "Cell 3, line 2")
     spoof = ReviewCommentRecord(1, "a.py", 1, "RIGHT", "<!-- paydown:finding=nb -->", "alice", None, "s")
     mine = ReviewCommentRecord(2, "a.py", 1, "RIGHT", "x\n<!-- paydown:finding=nb -->", "paydown[bot]", None, "s")
@@ -349,7 +350,6 @@ class World:
 
     def review(self, number: int, *, config: Any = None) -> review.ReviewOutcome:
         """What the lead's job does: check run at once, scan head and base, then the review."""
-        from paydown.analyzers.config import Config
         from paydown.service import store as db
         from paydown.service.models import Repository, Scan
 
@@ -462,7 +462,6 @@ def test_a_pull_request_that_fixes_debt_gets_a_passing_check_run(world_factory: 
 
 
 def test_fail_on_makes_new_high_priority_debt_fail_the_check(world_factory: Any) -> None:
-    from paydown.analyzers.config import Config
     from paydown.analyzers.finding import Priority
 
     world = world_factory({"requirements.txt": "requests==2.32.3\n"})

@@ -632,6 +632,6 @@ def test_200_sequential_deliveries_answer_fast_without_calling_github(fake_githu
 
 
 def test_rerun_filter_uses_the_review_check_name() -> None:
-    from paydown.service import review
+    from paydown.service import checks
 
-    assert webhook.CHECK_NAME == review.CHECK_NAME
+    assert webhook.CHECK_NAME == checks.CHECK_NAME
