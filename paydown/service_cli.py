@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from typing import Any
 
 SERVICE_COMMANDS = ("serve", "worker", "app-manifest")
@@ -76,7 +77,8 @@ def _serve(settings: Any, *, host: str | None, port: int | None, worker: bool) -
     server = make_server(host, port, app, threaded=True)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(f"paydown: serving on http://{shown}:{server.server_port}/ (Ctrl-C to stop)", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
+    # shutdown() waits for serve_forever() to return, so it must not run on the thread serving (the handler's).
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:
         server.serve_forever()
     except KeyboardInterrupt:

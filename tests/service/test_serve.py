@@ -1,0 +1,88 @@
+"""`paydown serve` is one command that runs everything: the web server, the webhook and, with the embedded Redis,
+a worker beside it. Started as a real process against the stand-in GitHub."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from .test_end_to_end import FILES, INSTALLATION_ID, REPO, installation_created
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_answers_the_webhook_and_its_worker_scans(tmp_path: Path, make_repo: Any, fake_github: Any) -> None:
+    root = make_repo(tmp_path, FILES, name="churn")
+    fake_github.add_installation(INSTALLATION_ID, account="octo-org")
+    fake_github.add_repo(REPO, root, INSTALLATION_ID, default_branch="main")
+    port, data = free_port(), tmp_path / "data"
+    env = {**os.environ, "PAYDOWN_DATA_DIR": str(data), "PAYDOWN_PORT": str(port),
+           "PAYDOWN_HOST": "127.0.0.1", "PAYDOWN_GITHUB_API_URL": fake_github.url,
+           "PAYDOWN_GITHUB_APP_ID": str(fake_github.app_id), "PAYDOWN_GITHUB_PRIVATE_KEY": fake_github.private_key_pem,
+           "PAYDOWN_WEBHOOK_SECRET": "serve-secret", "PAYDOWN_WRITE_GAP_SECONDS": "0"}
+    env.pop("PAYDOWN_REDIS_URL", None)
+    env.pop("PAYDOWN_DATABASE_URL", None)
+    log = tmp_path / "serve.log"
+    with log.open("w") as output:
+        server = subprocess.Popen([sys.executable, "-m", "paydown", "serve"], env=env, stdout=output,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "serving on" not in log.read_text():
+            time.sleep(0.1)
+        assert f"serving on http://127.0.0.1:{port}/" in log.read_text()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:
+            assert json.loads(answer.read()) == {"database": "ok", "redis": "ok"}
+        body = json.dumps(installation_created()).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/webhook", data=body, method="POST", headers={
+            "Content-Type": "application/json", "X-GitHub-Event": "installation", "X-GitHub-Delivery": "serve-1",
+            "X-Hub-Signature-256": "sha256=" + hmac.new(b"serve-secret", body, hashlib.sha256).hexdigest()})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 202
+        engine = create_engine(f"sqlite:///{data / 'paydown.db'}")
+        deadline, status = time.monotonic() + 60, None
+        while time.monotonic() < deadline and status != "succeeded":
+            time.sleep(0.3)
+            with engine.connect() as conn:
+                status = conn.execute(text("SELECT status FROM scans")).scalar()
+        engine.dispose()
+        assert status == "succeeded"
+
+        def dashboard() -> bool:
+            return any(issue.title.startswith("Technical debt dashboard") for issue in fake_github.issue_list(REPO))
+
+        while time.monotonic() < deadline and not dashboard():
+            time.sleep(0.3)  # the backlog sync follows the stored scan
+        assert dashboard()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    assert server.returncode == 0
+
+
+def test_app_manifest_prints_the_permissions_and_events(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "paydown", "app-manifest", "--url", "https://paydown.example.org"],
+                          env={**os.environ, "PAYDOWN_DATA_DIR": str(tmp_path)}, capture_output=True, text=True,
+                          check=True)
+    manifest = json.loads(done.stdout)
+    assert manifest["default_permissions"] == {"contents": "read", "metadata": "read", "issues": "write",
+                                               "pull_requests": "write", "checks": "write"}
+    assert {"push", "pull_request", "issues", "milestone", "check_run", "check_suite"} <= set(
+        manifest["default_events"])
+    assert manifest["hook_attributes"]["url"] == "https://paydown.example.org/webhook"
