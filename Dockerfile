@@ -4,6 +4,7 @@
 #   docker run -v "$PWD:/src" paydown scan /src                           # the CLI on a local checkout
 # With PAYDOWN_REDIS_URL and PAYDOWN_DATABASE_URL pointing at one Redis and one PostgreSQL, run one `serve` and N
 # `worker` containers. Without PAYDOWN_REDIS_URL, `serve` starts an embedded Redis and a worker itself.
+# Without a GitHub App configured there is no login, so `serve` binds to 127.0.0.1 whatever PAYDOWN_HOST says.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
