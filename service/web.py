@@ -7,15 +7,12 @@ import hmac
 import io
 import json
 import secrets
-import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from functools import wraps
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, Response, current_app, redirect, request, session, url_for
+from flask import Blueprint, Response, redirect, request, session, url_for
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,13 +22,32 @@ from paydown.templating import render
 from . import charts
 from .github import GitHubError, GitHubOAuth, Unauthorized
 from .models import BacklogItem, Repository, Scan, Sprint
-from .settings import Settings
 from .sprints import Burndown, burndown
+from .web_access import (
+    ACCESS_TTL_SECONDS,
+    SETTINGS_KEY,
+    STORE_KEY,
+    Viewer,
+    _callback_url,
+    _db,
+    _guarded,
+    _not_found,
+    _oauth_ready,
+    _page,
+    _repository,
+    _safe_next,
+    _settings,
+    _visible,
+)
+
+__all__ = [
+    "ACCESS_TTL_SECONDS", "CSP", "CSV_FORMULA_START", "SETTINGS_KEY", "SORTS", "STATES", "STORE_KEY", "Viewer",
+    "backlog", "backlog_csv", "backlog_json", "bp", "burndown_csv", "burndown_json", "csv_cell", "favicon", "login",
+    "login_callback", "logout", "repositories", "sprint", "stylesheet", "to_csv",
+]
 
 bp = Blueprint("web", __name__)
 
-SETTINGS_KEY, STORE_KEY = "PAYDOWN_SETTINGS", "paydown.store"  # app.config / app.extensions, set by the factory
-ACCESS_TTL_SECONDS = 300  # how long the viewer's repository list is trusted before GitHub is asked again
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; "
        "frame-ancestors 'none'")
 STATES = ("open", "sprint", "fixed", "dismissed", "all")
@@ -49,99 +65,6 @@ _RANK = {"low": 0, "medium": 1, "high": 2}
 CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-@dataclass(frozen=True)
-class Viewer:
-    mode: str  # local (no App: local scans, no login), github (logged in), closed (App without OAuth client)
-    login: str | None = None
-    repos: frozenset[str] = frozenset()
-
-
-def _settings() -> Settings:
-    return current_app.config[SETTINGS_KEY]
-
-
-def _db() -> Any:
-    return current_app.extensions[STORE_KEY].session()
-
-
-def _oauth_ready(settings: Settings) -> bool:
-    return settings.app_configured and bool(settings.oauth_client_id and settings.oauth_client_secret)
-
-
-# ---------------------------------------------------------------- access
-
-
-def _viewer() -> Viewer | None:
-    """Who is looking and what they may see; None when they must log in first."""
-    settings = _settings()
-    if not settings.app_configured:
-        return Viewer("local")
-    if not _oauth_ready(settings):
-        return Viewer("closed")
-    user, token = session.get("user"), session.get("token")
-    if not user or not token:
-        return None
-    cached = session.get("repos")
-    if cached is None or time.time() - float(session.get("repos_at", 0)) > ACCESS_TTL_SECONDS:
-        try:
-            cached = _known(GitHubOAuth(settings).accessible_repositories(token))
-        except Unauthorized:
-            session.clear()
-            return None
-        session["repos"], session["repos_at"] = cached, time.time()
-    return Viewer("github", str(user), frozenset(cached))
-
-
-def _known(names: Iterable[str]) -> list[str]:
-    """Only the accessible repositories paydown has data for, so the session cookie stays small."""
-    wanted = set(names)
-    if not wanted:
-        return []
-    with _db() as db:
-        return sorted(db.scalars(select(Repository.full_name).where(Repository.full_name.in_(wanted),
-                                                                    Repository.local_path.is_(None))))
-
-
-def _visible(db: Session, viewer: Viewer) -> list[Repository]:
-    query = select(Repository).order_by(Repository.full_name)
-    if viewer.mode == "local":
-        return list(db.scalars(query.where(Repository.local_path.is_not(None))))
-    if viewer.mode == "github" and viewer.repos:
-        return list(db.scalars(query.where(Repository.full_name.in_(viewer.repos),
-                                           Repository.local_path.is_(None))))
-    return []
-
-
-def _repository(db: Session, viewer: Viewer, full_name: str) -> Repository | None:
-    repo = db.scalar(select(Repository).where(Repository.full_name == full_name))
-    if repo is None:
-        return None
-    if viewer.mode == "local":
-        return repo if repo.is_local else None
-    return repo if viewer.mode == "github" and not repo.is_local and full_name in viewer.repos else None
-
-
-def _guarded(export: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Pages send a viewer who is not logged in to /login; exports answer 401."""
-
-    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-        @wraps(view)
-        def wrapper(**kwargs: Any) -> Any:
-            try:
-                viewer = _viewer()
-            except GitHubError:
-                return _page("pages/error.html", 502, reason="github")
-            if viewer is None and export:
-                return Response(json.dumps({"error": "login required"}), 401, mimetype="application/json")
-            if viewer is None:
-                return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
-            return view(viewer, **kwargs)
-
-        return wrapper
-
-    return decorate
-
-
 @bp.after_request
 def _security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CSP)
@@ -150,17 +73,6 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Cache-Control", "private, no-store")
     return response
-
-
-def _page(name: str, status: int = 200, **context: Any) -> Response:
-    settings = _settings()
-    body = render(name, url_for=url_for, hours=charts.number, login=session.get("user"),
-                  can_login=_oauth_ready(settings), local_mode=not settings.app_configured, **context)
-    return Response(body, status, mimetype="text/html")
-
-
-def _not_found() -> Response:
-    return _page("pages/not_found.html", 404)
 
 
 # ---------------------------------------------------------------- login
@@ -205,17 +117,6 @@ def login_callback() -> Any:
 def logout() -> Any:
     session.clear()
     return redirect(url_for("web.repositories"))
-
-
-def _callback_url(settings: Settings) -> str:
-    return settings.public_url.rstrip("/") + url_for("web.login_callback")
-
-
-def _safe_next(target: object) -> str:
-    """Only a path on this site: never `//host` or a scheme, which would make /login an open redirect."""
-    if not isinstance(target, str) or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return url_for("web.repositories")
-    return target
 
 
 @bp.get("/assets/paydown.css")

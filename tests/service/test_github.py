@@ -182,9 +182,9 @@ def test_connection_reset_on_a_get_is_retried(gh: FakeGitHub, client: Installati
 
 
 def test_a_timed_out_get_is_retried(gh: FakeGitHub, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    from paydown.service import github as adapter
+    from paydown.service import _github_http as transport
 
-    monkeypatch.setattr(adapter, "_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(transport, "_TIMEOUT_SECONDS", 1)
     gh.fail("GET", r"^/repos/octo-org/widgets$", "slow", seconds=1.5)
     with GitHubApp(settings, retry_backoff_seconds=0.05) as github_app:
         assert github_app.installation(INSTALLATION).get_repository(REPO).full_name == REPO
