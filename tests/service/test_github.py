@@ -407,7 +407,7 @@ def test_default_write_gap_keeps_writes_a_second_apart(gh: FakeGitHub, tmp_path:
     writes = gh.writes()
     assert len(writes) == 5
     gaps = [b.monotonic - a.monotonic for a, b in itertools.pairwise(writes)]
-    assert min(gaps) >= 1.0
+    assert min(gaps) >= 0.999  # a sleep ends at its deadline; clock reads may round a hair below it
     assert client.log.writes == 5 and client.log.by_method == {"POST": 5}
 
 
