@@ -71,10 +71,10 @@ def _serve(settings: Any, *, host: str | None, port: int | None, worker: bool) -
         host = "127.0.0.1"  # no login without an App: the page is only for this machine
     host, port = host or settings.host, port or settings.port
     app = create_app(settings)
+    server = make_server(host, port, app, threaded=True)  # bind first: a taken port must not leave a worker behind
     child = None
     if worker and settings.redis_url is None:
         child = subprocess.Popen([sys.executable, "-m", "paydown", "worker"], env=os.environ.copy())
-    server = make_server(host, port, app, threaded=True)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(f"paydown: serving on http://{shown}:{server.server_port}/ (Ctrl-C to stop)", flush=True)
     # shutdown() waits for serve_forever() to return, so it must not run on the thread serving (the handler's).

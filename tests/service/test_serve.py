@@ -86,3 +86,15 @@ def test_app_manifest_prints_the_permissions_and_events(tmp_path: Path) -> None:
     assert {"push", "pull_request", "issues", "milestone", "check_run", "check_suite"} <= set(
         manifest["default_events"])
     assert manifest["hook_attributes"]["url"] == "https://paydown.example.org/webhook"
+
+
+def test_serve_on_a_taken_port_stops_with_a_message(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "PAYDOWN_DATA_DIR": str(tmp_path), "PAYDOWN_PORT": str(port)}
+        done = subprocess.run([sys.executable, "-m", "paydown", "serve"], env=env, capture_output=True, text=True,
+                              timeout=60)
+    assert done.returncode != 0
+    assert "in use" in done.stderr + done.stdout and "serving on" not in done.stdout
