@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.parse
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -153,6 +154,7 @@ class _Transport:
         self._pace_writes = pace_writes
         self._lock = threading.RLock()
         self._last_write = float("-inf")
+        self._creates: deque[float] = deque()  # when each content-creating request (POST) was sent
         self._github = self._new_github()
         self._pid = os.getpid()
         # A transport dropped without close() still closes its sockets (no ResourceWarning at garbage collection).
@@ -214,6 +216,9 @@ class _Transport:
         with self._lock:
             if write:
                 self._pace()
+            if verb == "POST" and self._pace_writes:
+                self._budget()
+                self._creates.append(time.monotonic())
             try:
                 return send()
             except _NETWORK_ERRORS as exc:
@@ -228,6 +233,23 @@ class _Transport:
         wait = self._last_write + gap - time.monotonic()
         if wait > 0:
             self._sleep(wait)
+
+    def _budget(self) -> None:
+        """GitHub's content-creation limits (about 80 per minute, 500 per hour) are met before GitHub enforces
+        them: wait for the minute window, and stop with RateLimited (the job is rescheduled) for the hour's."""
+        now = time.monotonic()
+        while self._creates and self._creates[0] <= now - 3600:
+            self._creates.popleft()
+        per_hour, per_minute = self.settings.creates_per_hour, self.settings.creates_per_minute
+        if len(self._creates) >= per_hour:
+            wait = self._creates[-per_hour] + 3600 - now
+            if wait > self.settings.rate_limit_max_wait_seconds:
+                raise RateLimited(f"paydown's own budget: {per_hour} content-creating requests in the last hour; "
+                                  f"next in {wait:.0f} s", retry_after=wait, status=0)
+            self._sleep(wait)
+        recent = [t for t in self._creates if t > time.monotonic() - 60]
+        if len(recent) >= per_minute:
+            self._sleep(max(0.0, recent[-per_minute] + 60 - time.monotonic()))
 
     def _count(self, verb: str, write: bool) -> None:
         if not write:

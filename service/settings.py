@@ -46,6 +46,8 @@ class Settings:
     extract_max_file_bytes: int = 100 * 1024 * 1024
     job_timeout_seconds: int = 1800
     write_gap_seconds: float = 1.0  # GitHub: at least one second between content-creating requests
+    creates_per_minute: int = 80  # GitHub's content-creation limits, kept by the adapter itself
+    creates_per_hour: int = 500
     rate_limit_min_wait_seconds: float = 60.0  # secondary limit without Retry-After
     rate_limit_max_wait_seconds: float = 900.0  # longer than this: give up and let RQ reschedule
     request_retries: int = 3

@@ -654,3 +654,26 @@ def test_milestones_parse_githubs_dates(gh: FakeGitHub, client: InstallationClie
         ("Sprint 0", "closed", None), ("Sprint 1", "open", date(2026, 1, 31))]
     assert milestones[1].created_at == created
     assert milestones[0].closed_at is not None and milestones[1].closed_at is None
+
+
+def test_the_hourly_content_creation_budget_stops_the_job_before_github_does(gh: FakeGitHub, tmp_path: Path) -> None:
+    with GitHubApp(settings_for(gh, tmp_path, creates_per_hour=3)) as github_app:
+        client = github_app.installation(INSTALLATION)
+        issue = make_issue(client)
+        client.create_comment(REPO, issue.number, "one")
+        client.create_comment(REPO, issue.number, "two")
+        with pytest.raises(RateLimited) as caught:
+            client.create_comment(REPO, issue.number, "three")
+    assert caught.value.retry_after > 3000  # the hour's window frees in about an hour
+    assert gh.count("POST", r"/issues") == 3  # the fourth create never reached GitHub
+
+
+def test_the_per_minute_content_creation_budget_waits_for_the_window(gh: FakeGitHub, tmp_path: Path) -> None:
+    waits: list[float] = []
+    with GitHubApp(settings_for(gh, tmp_path, creates_per_minute=2), sleep=waits.append) as github_app:
+        client = github_app.installation(INSTALLATION)
+        issue = make_issue(client)
+        client.create_comment(REPO, issue.number, "one")
+        client.create_comment(REPO, issue.number, "two")
+    assert len(waits) == 1 and 55 < waits[0] <= 60  # the third create waited for the first to leave the minute
+    assert gh.count("POST", r"/issues") == 3
