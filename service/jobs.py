@@ -400,24 +400,28 @@ def _fail_review_check(ctx: JobContext, kwargs: dict[str, Any], reason: str) -> 
 
 def run_rerun(key: str, installation_id: int, repository: str, head_sha: str,
               pull_numbers: list[int] | None = None) -> list[str]:
-    """A person asked for the check again: review each pull request of that commit (or rescan the commit)."""
+    """A person asked for the check again: review each pull request of that commit again. A fork's check suite
+    names no pull request; the stored check run of that commit knows which one it was."""
+    from .models import CheckRun
+
     _take_latest(key, {})
     ctx = context()
     delivery = _job_meta().get("delivery_id", "")
+    with ctx.store.session() as session:
+        repo = db.repository_by_name(session, repository)
+        row = session.query(CheckRun).filter_by(repository_id=repo.id, head_sha=head_sha).one_or_none() \
+            if repo is not None else None
+        if row is not None:
+            row.status = "rerequested"  # start_check_run then starts a fresh run for this commit
+        numbers = list(pull_numbers or ([row.pull_number] if row is not None and row.pull_number else []))
     queued = []
-    for number in pull_numbers or []:
-        with ctx.store.session() as session:
-            from .models import CheckRun
-
-            repo = db.repository_by_name(session, repository)
-            if repo is not None:
-                row = session.query(CheckRun).filter_by(repository_id=repo.id, head_sha=head_sha).one_or_none()
-                if row is not None:
-                    row.status = "rerequested"  # start_check_run reuses it and sets it in progress again
+    for number in numbers:
         request = JobRequest("review", f"review:{repository}#{number}", {
             "installation_id": installation_id, "repository": repository, "pull_number": number,
             "head_sha": head_sha})
         queued.append(enqueue(ctx.queues, request, delivery_id=delivery, settings=ctx.settings) or "coalesced")
+    if not numbers:
+        log.info("rerun ignored: no pull request known for this commit", extra={"repository": repository})
     return queued
 
 

@@ -427,3 +427,22 @@ def test_the_same_scan_enqueued_from_ten_threads_runs_once(job_context: Any, rep
     for thread in threads:
         thread.join()
     assert len([job_id for job_id in ids if job_id]) == 1 and job_context.queues.scans.count == 1
+
+
+def test_a_forks_check_suite_rerequested_reviews_its_pull_request_again(client: Any, job_context: Any, repo: Path,
+                                                                        fake_github: Any) -> None:
+    deliver(client, "installation", installation_created())
+    work(job_context)
+    base, head = branch_with(repo, {"requirements.txt": FILES["requirements.txt"] + "numpy\n"})
+    fake_github.add_pull(REPO, 11, base, head, head_full_name="someone/churn")
+    deliver(client, "pull_request", pull_request("opened", 11, head, base))
+    work(job_context)
+    suite = payload("check_suite.rerequested")
+    suite["check_suite"]["head_sha"], suite["check_suite"]["pull_requests"] = head, []  # GitHub: none for forks
+    suite["repository"]["full_name"], suite["repository"]["name"] = REPO, "churn"
+    suite["installation"] = {"id": INSTALLATION_ID}
+    assert deliver(client, "check_suite", suite).status_code == 202
+    work(job_context)
+    runs = fake_github.check_runs_for(REPO, head)
+    assert [(run.status, run.conclusion) for run in runs] == [("completed", "neutral")] * 2
+    assert len(fake_github.review_comments(REPO, 11)) == 1  # the comment is not posted twice
