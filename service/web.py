@@ -21,7 +21,7 @@ from paydown.templating import render
 
 from . import charts
 from .github import GitHubError, GitHubOAuth, Unauthorized
-from .models import BacklogItem, Repository, Scan, Sprint
+from .models import BacklogItem, JobFailure, Repository, Scan, Sprint
 from .sprints import Burndown, burndown
 from .web_access import (
     ACCESS_TTL_SECONDS,
@@ -159,8 +159,20 @@ def backlog(viewer: Viewer, full_name: str) -> Response:
                                   .order_by(Sprint.created_at.desc())))
         context = {"repo": _repo_view(repo), **view, "trend": Markup(charts.trend_svg(points)),
                    "link": _linker(repo.full_name, view["filters"]),
-                   "points": points, "sprints": [_sprint_view(s) for s in sprints]}
+                   "points": points, "sprints": [_sprint_view(s) for s in sprints], **_troubles(db, repo)}
     return _page("pages/backlog.html", **context)
+
+
+def _troubles(db: Session, repo: Repository) -> dict[str, Any]:
+    """What went wrong lately: the newest scan when it failed, and the last jobs that ended without their work."""
+    newest = db.scalars(select(Scan).where(Scan.repository_id == repo.id).order_by(Scan.queued_at.desc(),
+                                                                                   Scan.id.desc())).first()
+    failures = db.scalars(select(JobFailure).where(JobFailure.repository == repo.full_name, ~JobFailure.retrying)
+                          .order_by(JobFailure.failed_at.desc()).limit(5)).all()
+    failed = newest if newest is not None and newest.status == "failed" else None
+    return {"failed_scan": {"sha": failed.commit_sha, "error": failed.error or ""} if failed else None,
+            "failures": [{"kind": f.job_kind, "sha": f.commit_sha or "", "reason": f.reason,
+                          "at": f.failed_at.strftime("%Y-%m-%d %H:%M UTC")} for f in failures]}
 
 
 @bp.get("/repos/<path:full_name>/backlog.json")

@@ -443,3 +443,27 @@ def test_scan_save_without_the_service_extra_says_what_to_install(
     (tmp_path / "requirements.txt").write_text("numpy\n", encoding="utf-8")
     assert main(["scan", str(tmp_path), "--save", "-o", str(tmp_path / "out.txt")]) == 2
     assert "pip install 'paydown[service]'" in capsys.readouterr().err
+
+
+def test_a_failed_scan_and_failed_jobs_are_shown_on_the_backlog(local_client: Any, web_store: Any) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from paydown.service.models import JobFailure, Repository, Scan
+
+    assert 'id="problems"' not in backlog(local_client)
+    with web_store.session() as session:
+        repo = session.scalars(select(Repository).where(Repository.full_name == LOCAL)).one()
+        session.add(Scan(repository_id=repo.id, commit_sha="f" * 40, status="failed", trigger="push",
+                         error="archive has a path outside its folder: ../../etc/cron.d/x",
+                         queued_at=datetime.now(UTC)))
+        session.add(JobFailure(job_id="scan-1", job_kind="scan", repository=LOCAL, commit_sha="f" * 40,
+                               reason="<b>JobTimeoutException</b>: too slow", retrying=False))
+        session.add(JobFailure(job_id="scan-2", job_kind="scan", repository=LOCAL, commit_sha="e" * 40,
+                               reason="retrying: not shown", retrying=True))
+    body = backlog(local_client)
+    problems = body[body.index('id="problems"'):body.index("Debt trend")]
+    assert "fffffff" in problems and "path outside its folder" in problems
+    assert "&lt;b&gt;JobTimeoutException&lt;/b&gt;" in problems  # escaped, like everything GitHub or a repo wrote
+    assert "not shown" not in problems
