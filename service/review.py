@@ -28,6 +28,7 @@ from .checks import (
     supersede_check_run,
 )
 from .github import InstallationClient, PullFile, PullRecord, ReviewCommentDraft, ReviewCommentRecord
+from .logs import fields
 from .review_text import CLONE_RULES, _finding_context, _Links, _render, _rule_context
 from .settings import Settings
 
@@ -382,9 +383,9 @@ def review_pull_request(session: Session, client: InstallationClient, repo: mode
     client.update_check_run(repo.full_name, check_run_id, status="completed", conclusion=conclusion, title=title,
                             summary=summary, text=text, annotations=annotations)
     _record_check_run(session, repo, pull.head_sha, pull.number, check_run_id, "completed", conclusion)
-    log.info("reviewed", extra={"repository": repo.full_name, "pull": pull.number, "sha": pull.head_sha,
-                                "new": len(found.new), "fixed": len(found.fixed), "comments": len(plan.comments),
-                                "conclusion": conclusion})
+    log.info("reviewed", extra=fields(repository=repo.full_name, pull=pull.number, sha=pull.head_sha,
+                                new=len(found.new), fixed=len(found.fixed), comments=len(plan.comments),
+                                conclusion=conclusion))
     return ReviewOutcome(check_run_id=check_run_id, conclusion=conclusion, new=len(found.new),
                          fixed=len(found.fixed), unchanged=len(found.unchanged), comments=len(plan.comments),
                          twin_warnings=sum(1 for p in plan.comments if p.kind == "twin"), resolved_replies=replies,

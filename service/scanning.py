@@ -15,6 +15,7 @@ from paydown.analyzers.runner import Report, scan
 from . import fetch
 from . import store as db
 from .github import TRANSIENT_ERRORS, InstallationClient, TarballTooLarge
+from .logs import fields
 from .models import Repository, Scan
 from .settings import Settings
 
@@ -100,7 +101,7 @@ def scan_commit(store: db.Store, client: InstallationClient, repo: Repository, s
     with store.session() as session:
         row = db.finish_scan(session, session.get(Scan, scan_id), report, config_stats=config_stats(config))
         _attach_excerpts(row, found)
-    log.info("scanned", extra={"repository": repo.full_name, "sha": sha, "findings": len(report.findings)})
+    log.info("scanned", extra=fields(repository=repo.full_name, sha=sha, findings=len(report.findings)))
     return scan_id
 
 

@@ -19,6 +19,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import store as db
 from .jobs import JobRequest, enqueue
+from .logs import fields
 from .queue import KEY_PREFIX, get_queues
 from .settings import Settings
 
@@ -180,8 +181,8 @@ def _names_key(names: list[str]) -> str:
     return joined if len(joined) <= 200 else hashlib.sha256(joined.encode()).hexdigest()[:24]
 
 
-def _pick(value: Any, fields: tuple[str, ...]) -> dict[str, Any] | None:
-    return {name: value.get(name) for name in fields} if isinstance(value, dict) else None
+def _pick(value: Any, names: tuple[str, ...]) -> dict[str, Any] | None:
+    return {name: value.get(name) for name in names} if isinstance(value, dict) else None
 
 
 # ---------------------------------------------------------------- handlers, per concern
@@ -369,18 +370,18 @@ def receive() -> Response:
         log.warning("webhook delivery refused: no webhook secret is configured")
         return _answer(401, "bad signature")
     if not signature:  # refused before reading a body nobody signed
-        log.warning("webhook delivery without a signature", extra={"delivery": _header_id()})
+        log.warning("webhook delivery without a signature", extra=fields(delivery=_header_id()))
         return _answer(401, "bad signature")
     body = _read_body(settings.max_body_bytes)
     if body is None:
         return _answer(413, "too large")
     if not verify_signature(body, signature, settings.webhook_secret):
-        log.warning("webhook signature mismatch", extra={"delivery": _header_id()})
+        log.warning("webhook signature mismatch", extra=fields(delivery=_header_id()))
         return _answer(401, "bad signature")
     try:
         event = parse_event(request.headers, body)
     except BadDelivery as bad:
-        log.info("webhook delivery refused", extra={"reason": bad.reason})
+        log.info("webhook delivery refused", extra=fields(reason=bad.reason))
         return _answer(bad.status, "refused", reason=bad.reason)
     if event.name == "ping":
         return _answer(200, "pong")
@@ -390,18 +391,18 @@ def receive() -> Response:
 def _intake(event: Event, settings: Settings) -> Response:
     meta = _meta(event)
     if not router.handles(event):
-        log.info("webhook event ignored", extra=meta)
+        log.info("webhook event ignored", extra=fields(meta))
         return _answer(202, "ignored")
     if meta["installation"] is None:
-        log.info("webhook event without an installation ignored", extra=meta)
+        log.info("webhook event without an installation ignored", extra=fields(meta))
         return _answer(202, "ignored")
     try:
         requests = router.route(event)
     except (KeyError, TypeError, ValueError, AttributeError):
-        log.warning("webhook payload lacks expected fields", extra=meta)
+        log.warning("webhook payload lacks expected fields", extra=fields(meta))
         return _answer(400, "refused", reason="payload does not have the expected fields")
     if not requests:
-        log.info("webhook event ignored", extra=meta)
+        log.info("webhook event ignored", extra=fields(meta))
         return _answer(202, "ignored")
     return _enqueue_once(event, requests, settings, meta)
 
@@ -411,10 +412,10 @@ def _enqueue_once(event: Event, requests: list[JobRequest], settings: Settings, 
     claim = f"{KEY_PREFIX}delivery:{event.delivery_id}"
     try:
         if not queues.connection.set(claim, "claimed", nx=True, ex=CLAIM_SECONDS):
-            log.info("webhook delivery already taken", extra=meta)
+            log.info("webhook delivery already taken", extra=fields(meta))
             return _answer(202, "duplicate")
     except redis.RedisError:
-        log.error("webhook intake failed: Redis is unavailable", extra=meta)
+        log.error("webhook intake failed: Redis is unavailable", extra=fields(meta))
         return _answer(503, "unavailable")
     store = db.get_store(current_app)
     try:
@@ -422,17 +423,17 @@ def _enqueue_once(event: Event, requests: list[JobRequest], settings: Settings, 
             seen = db.delivery_seen(session, event.delivery_id)
         if seen:
             _keep(queues.connection, claim)
-            log.info("webhook delivery already recorded", extra=meta)
+            log.info("webhook delivery already recorded", extra=fields(meta))
             return _answer(202, "duplicate")
         job_ids = [enqueue(queues, job, delivery_id=event.delivery_id, settings=settings) for job in requests]
     except (redis.RedisError, SQLAlchemyError) as err:
         _release(queues.connection, claim)
-        log.error("webhook intake failed", extra={**meta, "error": type(err).__name__})
+        log.error("webhook intake failed", extra=fields(meta, error=type(err).__name__))
         return _answer(503, "unavailable")
     queued = [job_id for job_id in job_ids if job_id is not None]
     _record(event, queued, meta)
     _keep(queues.connection, claim)
-    log.info("webhook delivery queued", extra={**meta, "jobs": queued, "coalesced": len(job_ids) - len(queued)})
+    log.info("webhook delivery queued", extra=fields(meta, jobs=queued, coalesced=len(job_ids) - len(queued)))
     return _answer(202, "queued", queued=queued, coalesced=len(job_ids) - len(queued))
 
 
@@ -444,18 +445,18 @@ def _record(event: Event, job_ids: list[str], meta: dict[str, Any]) -> None:
             db.record_delivery(session, event.delivery_id, event=event.name, action=event.action,
                                installation_id=meta["installation"], repository=meta["repository"], job_ids=job_ids)
     except SQLAlchemyError:
-        log.exception("webhook delivery queued but not recorded", extra=meta)
+        log.exception("webhook delivery queued but not recorded", extra=fields(meta))
 
 
 def _keep(conn: redis.Redis, claim: str) -> None:
     try:
         conn.set(claim, "done", ex=SEEN_SECONDS)
     except redis.RedisError:
-        log.warning("could not extend a webhook delivery claim", extra={"claim": claim})
+        log.warning("could not extend a webhook delivery claim", extra=fields(claim=claim))
 
 
 def _release(conn: redis.Redis, claim: str) -> None:
     try:
         conn.delete(claim)
     except redis.RedisError:
-        log.warning("could not release a webhook delivery claim", extra={"claim": claim})
+        log.warning("could not release a webhook delivery claim", extra=fields(claim=claim))

