@@ -25,6 +25,15 @@ log = logging.getLogger("paydown.app")
 
 SETTINGS_KEY = webhook.SETTINGS_KEY  # app.config["PAYDOWN_SETTINGS"]: the one Settings of this app
 SECRET_KEY_FILE = "secret_key"
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; "
+       "frame-ancestors 'none'")
+SECURITY_HEADERS = {  # every answer's, unless its view set its own (the setup page's CSP, the assets' caching)
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "private, no-store",
+}
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None,
@@ -44,6 +53,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None,
     db.init_app(app, store if store is not None else _open_store(settings))
     queue.init_app(app, queues if queues is not None else queue.queues_for(queue.connect(settings)))
     app.add_url_rule("/healthz", "healthz", healthz)
+    app.after_request(security_headers)  # every answer: pages, errors (404, 405, 500), /healthz, /webhook, static
     # web blueprint: registered by register_blueprints()
     register_blueprints(app)
     return app
@@ -63,6 +73,13 @@ def register_blueprints(app: Flask) -> None:
     from . import setup
 
     app.register_blueprint(setup.bp)
+
+
+def security_headers(response: Response) -> Response:
+    """Add the headers every answer carries, keeping any a view already set."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def healthz() -> Response:

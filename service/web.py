@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from paydown.templating import render
 
 from . import charts
+from .app import CSP, security_headers
 from .github import GitHubError, GitHubOAuth, Unauthorized
 from .models import BacklogItem, JobFailure, Repository, Scan, Sprint
 from .sprints import Burndown, burndown
@@ -47,9 +48,8 @@ __all__ = [
 ]
 
 bp = Blueprint("web", __name__)
+bp.after_request(security_headers)  # the app adds them too; this keeps them on an app made of this blueprint alone
 
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; "
-       "frame-ancestors 'none'")
 STATES = ("open", "sprint", "fixed", "dismissed", "all")
 SORTS: dict[str, tuple[Callable[[BacklogItem], Any], bool]] = {  # key, descending by default
     "priority": (lambda i: (_RANK.get(i.priority, 0), i.score, i.interest_hours_per_month), True),
@@ -63,16 +63,6 @@ SORTS: dict[str, tuple[Callable[[BacklogItem], Any], bool]] = {  # key, descendi
 }
 _RANK = {"low": 0, "medium": 1, "high": 2}
 CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-@bp.after_request
-def _security_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Cache-Control", "private, no-store")
-    return response
 
 
 # ---------------------------------------------------------------- login
