@@ -36,9 +36,9 @@ from .web_access import (
     _oauth_ready,
     _page,
     _repository,
-    _safe_next,
     _settings,
     _visible,
+    safe_next,
 )
 
 __all__ = [
@@ -74,7 +74,8 @@ def login() -> Any:
     if not _oauth_ready(settings):
         return redirect(url_for("web.repositories"))
     state = secrets.token_urlsafe(32)
-    session["oauth_state"], session["next"] = state, _safe_next(request.args.get("next"))
+    session["oauth_state"] = state
+    session["next"] = safe_next(request.args.get("next"), url_for("web.repositories"))
     return redirect(GitHubOAuth(settings).authorize_url(state=state, redirect_uri=_callback_url(settings)))
 
 
@@ -97,7 +98,7 @@ def login_callback() -> Any:
         return _page("pages/error.html", 403, reason="denied")
     except GitHubError:
         return _page("pages/error.html", 502, reason="github")
-    target = _safe_next(session.get("next"))
+    target = safe_next(session.get("next"), url_for("web.repositories"))
     session.clear()  # a fresh session at login: nothing from before survives (no fixation)
     session["user"], session["token"] = user.login, token
     return redirect(target)

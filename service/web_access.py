@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from flask import Response, current_app, redirect, request, session, url_for
 from sqlalchemy import select
@@ -22,6 +24,7 @@ from .settings import Settings
 
 SETTINGS_KEY, STORE_KEY = "PAYDOWN_SETTINGS", "paydown.store"  # app.config / app.extensions, set by the factory
 ACCESS_TTL_SECONDS = 300  # how long the viewer's repository list is trusted before GitHub is asked again
+NEXT_MAX_LENGTH = 2048  # a longer "next" is not a page of this site
 
 
 @dataclass(frozen=True)
@@ -135,8 +138,28 @@ def _callback_url(settings: Settings) -> str:
     return settings.public_url.rstrip("/") + url_for("web.login_callback")
 
 
-def _safe_next(target: object) -> str:
-    """Only a path on this site: never `//host` or a scheme, which would make /login an open redirect."""
-    if not isinstance(target, str) or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return url_for("web.repositories")
-    return target
+def safe_next(target: object, default: str = "/") -> str:
+    """`target` when it is a path on this site, else `default`: where the browser goes after signing in.
+
+    Browsers drop tabs and newlines from a URL, strip leading spaces and control characters, read a backslash
+    as a slash, and take `//host` as another site; so `/%09/evil.example` (a tab) would leave the site. A target
+    is kept only when it, and its percent-decoded form, starts with exactly one "/", has no backslash, and has
+    no control, format or whitespace character other than a plain space.
+    """
+    if not isinstance(target, str) or len(target) > NEXT_MAX_LENGTH:
+        return default
+    decoded = target
+    for _ in range(3):  # a value decoded once more on its way must not turn hostile either
+        decoded, before = unquote(decoded), decoded
+        if decoded == before:
+            break
+    for form in (target, decoded):
+        if not form.startswith("/") or form.startswith("//") or "\\" in form or any(map(_unsafe, form)):
+            return default
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else default
+
+
+def _unsafe(char: str) -> bool:
+    """A control, format, separator or whitespace character (Unicode's C* and Z* categories), but a plain space."""
+    return char != " " and (char.isspace() or unicodedata.category(char)[0] in "CZ")
