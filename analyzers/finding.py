@@ -77,7 +77,10 @@ class Impact:
 class Location:
     """A span in a file, path relative to the scanned root; lines and columns are 1-based.
 
-    For a notebook, ``cell`` is the 1-based code cell and ``line`` the line inside it.
+    For a notebook, ``cell`` is the cell as Jupyter shows it (the N-th cell of the notebook, 1-based, markdown and
+    raw cells counted), ``line`` and ``end_line`` are lines inside that cell, and ``file_line`` and
+    ``file_end_line`` are the lines of the .ipynb file (its JSON text) that hold them, for tools that show the
+    file as text (SARIF).
     """
 
     path: str
@@ -86,6 +89,8 @@ class Location:
     end_line: int = 0
     end_column: int = 0
     cell: int | None = None
+    file_line: int = 0
+    file_end_line: int = 0
 
     def __post_init__(self) -> None:
         if self.end_line < self.line:
@@ -101,7 +106,18 @@ class Location:
         }
         if self.cell is not None:
             data["cell"] = self.cell
+            if self.file_line:
+                data["file_line"] = self.file_line
         return data
+
+    @property
+    def cited(self) -> str:
+        return cite(self.path, self.line, self.cell)
+
+
+def cite(path: str, line: int, cell: int | None = None) -> str:
+    """How a message names a place: ``path:line``, or ``path cell N line M`` inside a notebook."""
+    return f"{path}:{line}" if cell is None else f"{path} cell {cell} line {line}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,14 +180,19 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """A file that could not be analysed, and why; the scan goes on without it."""
+    """A file (or, with ``cell``, one notebook cell as Jupyter numbers it) that could not be analysed, and why;
+    the scan goes on without it."""
 
     path: str
     reason: str
     message: str
+    cell: int | None = None
 
-    def to_dict(self) -> dict[str, str]:
-        return {"path": self.path, "reason": self.reason, "message": self.message}
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"path": self.path, "reason": self.reason, "message": self.message}
+        if self.cell is not None:
+            data["cell"] = self.cell
+        return data
 
 
 @dataclass(slots=True)

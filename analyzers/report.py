@@ -68,17 +68,26 @@ def render_json(report: Report) -> str:
     return json.dumps(report.to_dict(), indent=2, sort_keys=False) + "\n"
 
 
-def _sarif_location(location: Location) -> dict[str, Any]:
+def _sarif_region(location: Location) -> dict[str, Any]:
+    if location.cell is not None:
+        # Code scanning shows the .ipynb as text: point at the lines of its JSON that hold the code, whole lines
+        # (a column inside a cell is not a column of the escaped JSON string).
+        start = max(location.file_line, 1)
+        return {"startLine": start, "endLine": max(location.file_end_line, start)}
     region: dict[str, Any] = {"startLine": location.line, "startColumn": max(location.column, 1),
                               "endLine": max(location.end_line, location.line)}
     if location.end_column > 0 and location.end_line >= location.line:
         region["endColumn"] = max(location.end_column, 1 if location.end_line > location.line else region[
             "startColumn"])
+    return region
+
+
+def _sarif_location(location: Location) -> dict[str, Any]:
     physical: dict[str, Any] = {"artifactLocation": {"uri": quote(location.path), "uriBaseId": "%SRCROOT%"},
-                                "region": region}
+                                "region": _sarif_region(location)}
     result: dict[str, Any] = {"physicalLocation": physical}
     if location.cell is not None:
-        result["properties"] = {"notebookCell": location.cell}
+        result["properties"] = {"notebookCell": location.cell, "notebookCellLine": location.line}
     return result
 
 
@@ -120,6 +129,7 @@ def render_sarif(report: Report) -> str:
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": quote(problem.path),
                                                                      "uriBaseId": "%SRCROOT%"}}}],
             "descriptor": {"id": problem.reason},
+            **({"properties": {"notebookCell": problem.cell}} if problem.cell is not None else {}),
         }
         for problem in report.errors
     ]

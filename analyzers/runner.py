@@ -16,6 +16,7 @@ from . import ALL_RULES, ANALYZERS
 from .base import Analyzer
 from .config import Config
 from .finding import Finding, Location, Problem
+from .notebook import salvage_notebooks
 from .snapshot import RepoSnapshot, SourceFile, take_snapshot
 from .suppress import SUPPRESSION_MARK, suppressed
 from .workers import FILE_TIMEOUT_SECONDS, FactCache, default_cache_dir, extract_facts
@@ -47,12 +48,15 @@ def analyzers_version(analyzers: tuple[Analyzer, ...] = ANALYZERS) -> str:
 
 
 def _notebook_location(location: Location, file: SourceFile) -> Location:
+    """A notebook location said as Jupyter shows it: cell and line in the cell, and the .ipynb lines holding it."""
     start = file.cell_position(location.line)
     if start is None or location.cell is not None:
         return location
     cell, line = start
     end_cell, end_line = file.cell_position(location.end_line) or start
-    return dataclasses.replace(location, line=line, end_line=end_line if end_cell == cell else line, cell=cell)
+    last = location.end_line if end_cell == cell else location.line
+    return dataclasses.replace(location, line=line, end_line=end_line if end_cell == cell else line, cell=cell,
+                               file_line=file.file_line(location.line), file_end_line=file.file_line(last))
 
 
 def _number_repeats(findings: list[Finding]) -> list[Finding]:
@@ -106,6 +110,8 @@ def analyze(snapshot: RepoSnapshot, config: Config, *, jobs: int | None = None, 
     sources = [(f.path, f.text) for f in snapshot.python_files()]
     facts, parse_problems, parse_stats = extract_facts(sources, extractors, cache, jobs or os.cpu_count() or 1,
                                                        timeout)
+    parse_problems = salvage_notebooks(snapshot, facts, parse_problems, extractors, cache,
+                                       jobs or os.cpu_count() or 1, timeout)
     snapshot.facts = facts
     parsed_at = time.perf_counter()
     report = Report(str(snapshot.root), errors=[*snapshot.problems, *parse_problems])

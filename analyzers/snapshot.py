@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -14,7 +12,8 @@ from typing import Any
 import pathspec
 import yaml
 
-from .finding import Problem
+from .finding import Problem, cite
+from .notebook import read_notebook
 
 MAX_FILE_BYTES = 2_000_000
 MAX_NOTEBOOK_BYTES = 20_000_000
@@ -33,13 +32,17 @@ TEXT_NAMES = frozenset({"Dockerfile", "Pipfile", "Containerfile", "Makefile", "s
 
 @dataclass(frozen=True, slots=True)
 class SourceFile:
-    """One file's text. For a notebook, ``text`` is its code cells as one Python source (magics blanked)."""
+    """One file's text. For a notebook, ``text`` is its code cells as one Python source (magics made ``pass``).
+
+    A notebook's cell is the N-th cell of the notebook (1-based, markdown and raw cells counted), as Jupyter shows it.
+    """
 
     path: str
     text: str
     is_python: bool
     cell_lines: tuple[tuple[int, int], ...] = ()  # notebook: source line -> (cell, line in cell)
-    magics: tuple[tuple[int, str], ...] = ()  # notebook: (source line, magic or shell line)
+    magics: tuple[tuple[int, str], ...] = ()  # notebook: (source line, magic or shell command)
+    file_lines: tuple[int, ...] = ()  # notebook: source line -> line of the .ipynb file holding it
 
     @property
     def is_notebook(self) -> bool:
@@ -50,6 +53,17 @@ class SourceFile:
         if not self.cell_lines:
             return None
         return self.cell_lines[min(max(line, 1), len(self.cell_lines)) - 1]
+
+    def file_line(self, line: int) -> int:
+        """The line of the file itself holding a line of ``text``: for a notebook, a line of its JSON."""
+        if not self.file_lines:
+            return line
+        return self.file_lines[min(max(line, 1), len(self.file_lines)) - 1]
+
+    def where(self, line: int) -> str:
+        """How a message names a line of ``text``: ``path:line``, or ``path cell N line M`` in a notebook."""
+        position = self.cell_position(line)
+        return cite(self.path, line) if position is None else cite(self.path, position[1], position[0])
 
     def line_text(self, line: int) -> str:
         lines = self.text.splitlines()
@@ -130,40 +144,10 @@ def _decode(data: bytes) -> str:
         raise ValueError(f"not valid UTF-8 ({err.reason} at byte {err.start})") from None
 
 
-_HELP = re.compile(r"^\??[\w.]+\?{1,2}$")  # IPython help: obj? or ??obj
-
-
-def _is_magic(line: str) -> bool:
-    stripped = line.strip()
-    return stripped.startswith(("%", "!")) or bool(_HELP.match(stripped))
-
-
 def notebook_source(path: str, data: str) -> SourceFile:
-    """Join a notebook's code cells into one Python source, remembering where each line came from."""
-    doc = json.loads(data)
-    cells = doc.get("cells") if isinstance(doc, dict) else None
-    if not isinstance(cells, list):
-        raise ValueError("not a Jupyter notebook (no cells list)")
-    lines: list[str] = []
-    where: list[tuple[int, int]] = []
-    magics: list[tuple[int, str]] = []
-    code_index = 0
-    for cell in cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        code_index += 1
-        source = cell.get("source", "")
-        text = "".join(source) if isinstance(source, list) else str(source)
-        cell_magic = text.lstrip().startswith("%%")
-        for number, line in enumerate(text.splitlines(), start=1):
-            if cell_magic or _is_magic(line):
-                magics.append((len(lines) + 1, line.strip()))
-                line = ""
-            lines.append(line)
-            where.append((code_index, number))
-        lines.append("")  # cells are separate blocks
-        where.append((code_index, len(text.splitlines()) + 1))
-    return SourceFile(path, "\n".join(lines) + "\n", True, tuple(where), tuple(magics))
+    """A notebook's code cells as one Python source, each line traced to its cell and its line of the .ipynb."""
+    code = read_notebook(data)
+    return SourceFile(path, code.text, True, code.cell_lines, code.magics, code.file_lines)
 
 
 def read_file(rel: str, path: Path) -> SourceFile:

@@ -175,11 +175,11 @@ def test_notebook_magic_finding_is_located_in_its_cell(tmp_path: Path, make_repo
     report = _scan(root)
     assert report.errors == []
     located = {(f.location.path, f.location.cell, f.location.line) for f in report.findings}
-    assert located == {("notebooks/train.ipynb", 2, 2)}, "the second code cell, its second line"
+    assert located == {("notebooks/train.ipynb", 4, 2)}, "the fourth cell (markdown counts, as Jupyter shows), line 2"
     assert main(["scan", str(root), "--format", "json", "--no-cache", "-j", "1"]) == 0
     finding = json.loads(capsys.readouterr().out)["findings"][0]
-    assert (finding["path"], finding["cell"], finding["line"]) == ("notebooks/train.ipynb", 2, 2)
-    assert finding["locations"][0]["cell"] == 2
+    assert (finding["path"], finding["cell"], finding["line"]) == ("notebooks/train.ipynb", 4, 2)
+    assert finding["locations"][0]["cell"] == 4
 
 
 def test_notebook_code_is_python_with_magics_blanked(tmp_path: Path, make_repo) -> None:

@@ -12,7 +12,8 @@ from typing import Any
 import pathspec
 
 from ..config import Config
-from ..finding import Problem
+from ..finding import Problem, cite
+from ..notebook import salvage_notebooks
 from ..snapshot import RepoSnapshot, take_snapshot
 from ..workers import FactCache, default_cache_dir, extract_facts
 from ._declared import Declaration, covers, load_declarations, normalize
@@ -53,7 +54,7 @@ class Site:
     end_column: int
     family: str
     unstable: str = ""
-    cell: int | None = None  # a notebook's code cell; ``line`` is then the line inside it
+    cell: int | None = None  # a notebook's cell as Jupyter numbers it; ``line`` is then the line inside it
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"path": self.path, "line": self.line, "column": self.column, "family": self.family}
@@ -111,7 +112,7 @@ class Inventory:
             "declared": sum(1 for s in self.sources if s.status == "declared"),
             "internal": sum(1 for s in self.sources if s.status in ("internal", "checked-in", "fixture")),
             "unresolved_reads": len(self.unresolved),
-            "unresolved": [f"{s.path}:{s.line}" for s in self.unresolved[:50]],
+            "unresolved": [cite(s.path, s.line, s.cell) for s in self.unresolved[:50]],
             "test_reads": self.test_reads,
         }
 
@@ -342,7 +343,9 @@ def inventory_of(root: Path, config: Config, *, jobs: int = 1, use_cache: bool =
     version = hashlib.sha256(f"{ANALYZER_NAME}-only={VERSION}".encode()).hexdigest()[:16]
     cache = FactCache(default_cache_dir() if use_cache else None, version)
     sources = [(f.path, f.text) for f in snapshot.python_files()]
-    facts, problems, _ = extract_facts(sources, [(ANALYZER_NAME, extract_accesses)], cache, max(1, jobs))
+    extractors = [(ANALYZER_NAME, extract_accesses)]
+    facts, problems, _ = extract_facts(sources, extractors, cache, max(1, jobs))
+    problems = salvage_notebooks(snapshot, facts, problems, extractors, cache, max(1, jobs))
     snapshot.facts = facts
     inventory = build_inventory(snapshot, config)
     inventory.problems[:0] = [*snapshot.problems, *problems]

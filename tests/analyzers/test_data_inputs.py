@@ -244,6 +244,6 @@ def test_inventory_locates_notebook_reads_by_cell_and_line(tmp_path: Path, capsy
     (tmp_path / "explore.ipynb").write_text(json.dumps(notebook))
     assert main(["inputs", str(tmp_path), "--format", "json", "--no-cache", "-j", "1"]) == Exit.CLEAN
     (source,) = json.loads(capsys.readouterr().out)["sources"]
-    assert {(s["cell"], s["line"]) for s in source["reads"]} == {(2, 3)}
+    assert {(s["cell"], s["line"]) for s in source["reads"]} == {(3, 3)}, "cell 3: the markdown cell counts"
     assert main(["inputs", str(tmp_path), "--no-cache", "-j", "1"]) == Exit.CLEAN
-    assert "explore.ipynb:cell 2:3:" in capsys.readouterr().out
+    assert "explore.ipynb:cell 3:3:" in capsys.readouterr().out
