@@ -16,6 +16,10 @@ from .finding import Problem, cite
 from .notebook import read_notebook
 
 MAX_FILE_BYTES = 2_000_000
+# Folder levels below the root that the walk enters and the service extracts. Real layouts stay within ~20, so 64
+# leaves room for generated code while a hostile tree (GitHub's names allow ~2,000 levels) stops far short of
+# Python's 1,000-frame recursion limit, which any recursive tool (os.walk, shutil.rmtree, rglob) would hit.
+MAX_DEPTH = 64
 MAX_NOTEBOOK_BYTES = 20_000_000
 # Folders that hold no code of the repository's own: environments, caches, build output, vendored code.
 SKIPPED_DIRS = frozenset({
@@ -89,12 +93,61 @@ class RepoSnapshot:
         return [f for p, f in sorted(self.files.items()) if predicate(p)]
 
 
-def _gitignore_spec(root: Path, folder: Path) -> pathspec.PathSpec | None:
+def read_capped(path: Path, limit: int, *, inside: Path | None = None) -> bytes:
+    """A regular file's bytes, refused (ValueError saying why) over ``limit`` bytes or, when ``inside`` is given,
+    when the path, links resolved, leads out of that folder. Neither kind is read at all."""
+    if inside is not None:
+        real, top = os.path.realpath(path), os.path.realpath(inside)
+        if os.path.commonpath([real, top]) != top:
+            raise ValueError("symbolic link to outside the repository (not followed)")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError("not a regular file")  # checked before opening: a named pipe would block
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with open(fd, "rb") as handle:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file")
+        data = handle.read(limit + 1) if st.st_size <= limit else b""
+    if st.st_size > limit or len(data) > limit:
+        raise ValueError(f"file too large ({max(st.st_size, len(data))} bytes, limit {limit})")
+    return data
+
+
+def file_problem(rel: str, err: Exception) -> Problem:
+    """The problem for a file that could not be read, its kind taken from the reason."""
+    text = str(err)
+    reason = "too-large" if "too large" in text else "symlink" if "link" in text else "unreadable"
+    return Problem(rel, reason, text or type(err).__name__)
+
+
+def _gitignore_spec(root: Path, folder: Path, rel: str) -> tuple[pathspec.PathSpec | None, Problem | None]:
+    path = folder / ".gitignore"
+    if not os.path.lexists(path):
+        return None, None
     try:
-        text = (folder / ".gitignore").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-    return pathspec.GitIgnoreSpec.from_lines(text.splitlines())
+        text = read_capped(path, MAX_FILE_BYTES, inside=root).decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return None, None  # a dangling link, as if there were no file
+    except (OSError, ValueError) as err:
+        return None, file_problem(rel, err)
+    return pathspec.GitIgnoreSpec.from_lines(text.splitlines()), None
+
+
+def _list_folder(folder: Path) -> tuple[list[str], list[str], set[str]]:
+    """A folder's sub-folder names (links to folders included, as os.walk counts them), other names, and links."""
+    dirs: list[str] = []
+    names: list[str] = []
+    links: set[str] = set()
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            try:
+                is_dir, is_link = entry.is_dir(), entry.is_symlink()
+            except OSError:
+                is_dir, is_link = False, False
+            (dirs if is_dir else names).append(entry.name)
+            if is_link:
+                links.add(entry.name)
+    return dirs, names, links
 
 
 def _wanted(name: str) -> bool:
@@ -111,28 +164,47 @@ def _ignored(rel: str, is_dir: bool, excluded: pathspec.PathSpec,
     return any(spec.match_file(probe[len(base):]) for base, spec in ignores)
 
 
-def iter_paths(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[str, Path]]:
-    """Repo-relative POSIX paths of files worth reading, honouring .gitignore files and excludes."""
-    excluded = pathspec.GitIgnoreSpec.from_lines(list(exclude))
-    ignores: list[tuple[str, pathspec.PathSpec]] = []
-    for folder, dirs, names in os.walk(root, followlinks=False):
-        here = Path(folder)
-        rel_dir = here.relative_to(root).as_posix()
-        rel_dir = "" if rel_dir == "." else rel_dir + "/"
-        ignores = [(base, spec) for base, spec in ignores if rel_dir.startswith(base)]
-        spec = _gitignore_spec(root, here)
-        if spec is not None:
-            ignores.append((rel_dir, spec))
+def iter_paths(root: Path, exclude: Iterable[str] = (),
+               problems: list[Problem] | None = None) -> Iterator[tuple[str, Path]]:
+    """Repo-relative POSIX paths of files worth reading, honouring .gitignore files and excludes.
 
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info")
-                         and not _ignored(rel_dir + d, True, excluded, ignores))
-        for link in [d for d in dirs if (here / d).is_symlink()]:
+    Depth first in name order, with an explicit stack (any depth is safe), never through a link and never more
+    than MAX_DEPTH folders down. Folders left out for depth or unreadable, and refused .gitignore files, are
+    appended to ``problems``.
+    """
+    excluded = pathspec.GitIgnoreSpec.from_lines(list(exclude))
+    found = problems if problems is not None else []
+    stack: list[tuple[str, list[tuple[str, pathspec.PathSpec]]]] = [("", [])]
+    while stack:
+        rel_dir, ignores = stack.pop()
+        here = root / rel_dir if rel_dir else root
+        try:
+            dirs, names, links = _list_folder(here)
+        except OSError as err:
+            found.append(Problem(rel_dir.rstrip("/") or ".", "unreadable", f"folder not read: {err.strerror}"))
+            continue
+        spec, problem = _gitignore_spec(root, here, rel_dir + ".gitignore")
+        if problem is not None:
+            found.append(problem)
+        if spec is not None:
+            ignores = [*ignores, (rel_dir, spec)]
+
+        dirs = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info")
+                      and not _ignored(rel_dir + d, True, excluded, ignores))
+        for link in [d for d in dirs if d in links]:
             dirs.remove(link)  # never followed: a link can loop or point outside the repository
             yield rel_dir + link, here / link
         for name in sorted(names):
             rel = rel_dir + name
-            if (_wanted(name) or (here / name).is_symlink()) and not _ignored(rel, False, excluded, ignores):
+            if name == ".gitignore":
+                continue  # read above, links inside the repository followed, others reported
+            if (_wanted(name) or name in links) and not _ignored(rel, False, excluded, ignores):
                 yield rel, here / name
+        if rel_dir.count("/") + 1 > MAX_DEPTH:
+            found.extend(Problem(rel_dir + d, "too-deep", f"folder more than {MAX_DEPTH} levels deep (not scanned)")
+                         for d in dirs)
+            continue
+        stack.extend((f"{rel_dir}{d}/", ignores) for d in reversed(dirs))
 
 
 def _decode(data: bytes) -> str:
@@ -172,14 +244,13 @@ def take_snapshot(root: Path, exclude: Iterable[str] = ()) -> RepoSnapshot:
     """Walk ``root`` and read every file that counts; unreadable ones become problems."""
     root = root.resolve()
     snapshot = RepoSnapshot(root)
-    for rel, path in iter_paths(root, exclude):
+    for rel, path in iter_paths(root, exclude, snapshot.problems):
         try:
             if rel.endswith(".json") and path.lstat().st_size > MAX_JSON_CONFIG_BYTES:
                 continue
             snapshot.files[rel] = read_file(rel, path)
         except (OSError, ValueError, RecursionError) as err:
-            reason = "too-large" if "too large" in str(err) else "symlink" if "link" in str(err) else "unreadable"
-            snapshot.problems.append(Problem(rel, reason, str(err) or type(err).__name__))
+            snapshot.problems.append(file_problem(rel, err))
     return snapshot
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import tarfile
 import tempfile
 import zlib
@@ -13,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+from paydown.analyzers.snapshot import MAX_DEPTH
 
 MAX_NAME_CHARS = 4096
 MAX_COMPONENT_BYTES = 255
@@ -58,6 +59,7 @@ class _Caps:
     files: int = 0
     bytes: int = 0
     skipped_bytes: int = 0
+    last_too_deep: str = ""  # the folder past MAX_DEPTH listed last: members under it are not listed again
 
 
 class _StrictTarInfo(tarfile.TarInfo):
@@ -80,7 +82,83 @@ def job_folder(base: Path | None = None) -> Iterator[Path]:
     try:
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        remove_tree(path)
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a folder and everything in it, bottom-up with an explicit stack: any depth, two folders open at a
+    time. Links are deleted, never followed; what cannot be deleted is left and the rest goes on."""
+    try:
+        fd = os.open(path, _DIR_FLAGS)
+    except FileNotFoundError:
+        return
+    except OSError:  # a link or a file: it goes, whatever it points to stays
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return
+    try:
+        _remove_contents(fd)
+    finally:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
+
+
+def _remove_contents(top: int) -> None:
+    """Empty the folder open as `top`. Going back up is through `..`, checked to be the folder that was left, so
+    a folder moved meanwhile stops the removal instead of deleting somewhere else."""
+    fd = os.dup(top)
+    stack: list[tuple[str, tuple[int, int], list[str]]] = []  # name in parent, parent's identity, folders left
+    pending = _clear_folder(fd)
+    try:
+        while pending or stack:
+            if pending:
+                name = pending.pop()
+                try:
+                    child = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                except OSError:  # replaced by a link or a file since it was listed, or not ours to open
+                    with contextlib.suppress(OSError):
+                        os.unlink(name, dir_fd=fd)
+                    continue
+                stack.append((name, _identity(fd), pending))
+                os.close(fd)
+                fd = child
+                pending = _clear_folder(fd)
+                continue
+            name, parent_id, pending = stack.pop()
+            parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            if _identity(fd) != parent_id:
+                return
+            with contextlib.suppress(OSError):
+                os.rmdir(name, dir_fd=fd)
+    except OSError:
+        return
+    finally:
+        os.close(fd)
+
+
+def _identity(fd: int) -> tuple[int, int]:
+    st = os.fstat(fd)
+    return st.st_dev, st.st_ino
+
+
+def _clear_folder(fd: int) -> list[str]:
+    """Delete everything in the folder open as `fd` except its sub-folders, and name those."""
+    folders: list[str] = []
+    with contextlib.suppress(OSError), os.scandir(fd) as entries:
+        for entry in entries:
+            try:
+                is_folder = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_folder = False
+            if is_folder:
+                folders.append(entry.name)
+                continue
+            with contextlib.suppress(OSError):
+                os.unlink(entry.name, dir_fd=fd)
+    return folders
 
 
 def extract_tarball(archive: Path, dest: Path, *, max_bytes: int, max_files: int, max_file_bytes: int) -> Extracted:
@@ -169,8 +247,16 @@ def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, parts: list[s
     display = "/".join(parts)
     if not parts:
         return
+    if (len(parts) if member.isdir() else len(parts) - 1) > MAX_DEPTH:
+        _count_skipped(member, caps)
+        folder = "/".join(parts[:MAX_DEPTH + 1])
+        if folder != caps.last_too_deep:
+            caps.last_too_deep = folder
+            skipped.append((_printable(folder), f"folder more than {MAX_DEPTH} levels deep"))
+        return
     problem = _skip_reason(member, parts)
     if problem is not None:
+        _count_skipped(member, caps)
         skipped.append((_printable(display), problem))
         return
     if member.isdir():
@@ -186,6 +272,14 @@ def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, parts: list[s
     with source:
         if not _write_file(source, root_fd, parts, caps):
             skipped.append((_printable(display), "duplicate path"))
+
+
+def _count_skipped(member: tarfile.TarInfo, caps: _Caps) -> None:
+    """A skipped file is still inflated to be passed over: its bytes count towards the total cap."""
+    if member.isreg():
+        caps.skipped_bytes += member.size
+        if caps.bytes + caps.skipped_bytes > caps.max_bytes:
+            raise FetchError(f"archive unpacks to more than {caps.max_bytes} bytes")
 
 
 def _skip_reason(member: tarfile.TarInfo, parts: list[str]) -> str | None:
@@ -272,13 +366,10 @@ def _copy(source: IO[bytes], out: int, caps: _Caps) -> None:
 
 def _clean(dest: Path, *, remove_dest: bool) -> None:
     if remove_dest:
-        shutil.rmtree(dest, ignore_errors=True)
+        remove_tree(dest)
         return
     for child in dest.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child, ignore_errors=True)
-        else:
-            child.unlink(missing_ok=True)
+        remove_tree(child)
 
 
 def _printable(name: str) -> str:

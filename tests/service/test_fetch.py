@@ -12,6 +12,7 @@ import tarfile
 import time
 import tracemalloc
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -311,3 +312,125 @@ def test_a_real_git_archive_extracts(tmp_path: Path, make_repo: Any) -> None:
     result = _extract(tmp_path, archive)
     assert _files(result.root) == {"README.md": b"# r\n", "pkg/__init__.py": b"", "pkg/train.py": b"import pandas\n"}
     assert (result.files, result.bytes, result.skipped) == (3, 18, [])
+
+
+# --- deep trees ----------------------------------------------------------------------------------------------
+
+DEEP = 1500  # past Python's recursion limit: shutil.rmtree and os.walk raise RecursionError on such a tree
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+
+
+def _below(depth: int, name: str = "") -> str:
+    return "/".join(["d"] * depth + ([name] if name else []))
+
+
+def _chain(parent: Path, levels: int, files: dict[int, str]) -> None:
+    """`levels` nested folders named `d`, a file `files[depth]` in the folder at that depth; made through folder
+    descriptors, so no path handed to the kernel grows with the depth."""
+    fd = os.open(parent, _DIR)
+    try:
+        for depth in range(1, levels + 1):
+            os.mkdir("d", dir_fd=fd)
+            child = os.open("d", _DIR, dir_fd=fd)
+            os.close(fd)
+            fd = child
+            if depth in files:
+                os.close(os.open(files[depth], os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
+    finally:
+        os.close(fd)
+
+
+def _deep_archive(tmp_path: Path, levels: int, files: dict[int, bytes]) -> Path:
+    """A tarball as `git archive` writes one: a folder entry for every level of a `levels`-deep chain."""
+    members = [_file(f"{TOP}/requirements.txt", b"numpy>=1.2\n")]
+    for depth in range(1, levels + 1):
+        members.append(_entry(f"{TOP}/{_below(depth)}/", tarfile.DIRTYPE))
+        if depth in files:
+            members.append(_file(f"{TOP}/{_below(depth, 'requirements.txt')}", files[depth]))
+    return _archive(tmp_path, members)
+
+
+@pytest.fixture
+def deep_cleanup(tmp_path: Path) -> Iterator[Path]:
+    """Whatever a failing test leaves in tmp_path goes with GNU rm (any depth), not pytest's recursive clean-up."""
+    yield tmp_path
+    subprocess.run(["rm", "-rf", "--", *map(str, tmp_path.iterdir())], check=False)
+
+
+def test_remove_tree_removes_a_1500_level_tree_and_never_follows_a_link(deep_cleanup: Path) -> None:
+    tmp_path = deep_cleanup
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep\n", encoding="utf-8")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    _chain(tree, DEEP, {depth: f"f{depth}.py" for depth in range(1, DEEP + 1, 7)})
+    (tree / "a" / "b").mkdir(parents=True)
+    (tree / "a" / "b" / "c.py").write_text("x = 1\n", encoding="utf-8")
+    (tree / "link-to-folder").symlink_to(outside)
+    (tree / "a" / "link-to-file").symlink_to(outside / "keep.txt")
+    fetch.remove_tree(tree)
+    assert not os.path.lexists(tree)
+    assert (outside / "keep.txt").read_text(encoding="utf-8") == "keep\n"
+    fetch.remove_tree(tree)  # already gone: nothing to do, no error
+    (tmp_path / "link").symlink_to(outside)
+    fetch.remove_tree(tmp_path / "link")  # a link is removed itself, its target left alone
+    assert not os.path.lexists(tmp_path / "link") and (outside / "keep.txt").is_file()
+
+
+def test_job_folder_holding_a_1500_level_tree_is_removed(deep_cleanup: Path) -> None:
+    with job_folder(deep_cleanup) as folder:
+        _chain(folder, DEEP, {DEEP: "bottom.py"})
+    assert not folder.exists()
+    assert list(deep_cleanup.iterdir()) == []
+
+
+def test_members_deeper_than_the_cap_are_skipped_and_listed_once(deep_cleanup: Path) -> None:
+    archive = _deep_archive(deep_cleanup, DEEP, {10: b"pandas\n", DEEP: b"torch\n"})
+    result = _extract(deep_cleanup, archive, max_files=2 * DEEP)
+    assert len(result.skipped) == 1, result.skipped[:3]
+    limit = fetch.MAX_DEPTH
+    (path, reason), = result.skipped
+    assert path == _below(limit + 1) and str(limit) in reason
+    assert _files(result.root) == {"requirements.txt": b"numpy>=1.2\n", _below(10, "requirements.txt"): b"pandas\n"}
+    assert (result.root / _below(limit)).is_dir() and not (result.root / _below(limit + 1)).exists()
+    assert result.files == 2
+
+
+def test_skipped_deep_members_still_count_towards_the_caps(deep_cleanup: Path) -> None:
+    deep = [_file(f"{TOP}/{_below(100, f'f{i}.bin')}", b"x" * 600) for i in range(3)]
+    _rejects(deep_cleanup, _archive(deep_cleanup, deep), "more than 1500 bytes", max_bytes=1500)
+    _rejects(deep_cleanup, _archive(deep_cleanup, deep), "more than 2 entries", max_files=2)
+
+
+class _TarballClient:
+    """The one call scan_commit makes to GitHub: the commit's tarball, saved where it is asked to be."""
+
+    def __init__(self, archive: Path) -> None:
+        self.archive = archive
+
+    def download_tarball(self, full_name: str, sha: str, dest: Path, max_bytes: int) -> Path:
+        dest.write_bytes(self.archive.read_bytes())
+        return dest
+
+
+def test_a_commit_with_a_1500_level_tree_is_scanned_and_leaves_no_job_folder(deep_cleanup: Path, service_store: Any,
+                                                                             service_settings: Any) -> None:
+    from paydown.service import scanning
+    from paydown.service import store as db
+    from paydown.service.models import Scan
+
+    archive = _deep_archive(deep_cleanup, DEEP, {DEEP: b"torch\n"})
+    with service_store.session() as session:
+        repo = db.local_repository(session, deep_cleanup)
+        session.flush()
+        session.expunge(repo)
+    scan_id = scanning.scan_commit(service_store, _TarballClient(archive), repo, "a" * 40, service_settings,
+                                   trigger="push")
+    with service_store.session() as session:
+        scan = session.get(Scan, scan_id)
+        status, problems, count = scan.status, scan.problems, scan.finding_count
+    assert status == "succeeded"
+    assert [(p["path"], p["reason"]) for p in problems] == [(_below(fetch.MAX_DEPTH + 1), "skipped-in-archive")]
+    assert count >= 1  # the unpinned requirement at the top
+    assert list((service_settings.data_dir / "jobs").iterdir()) == []
