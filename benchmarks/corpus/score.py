@@ -226,6 +226,12 @@ def load_labels(path: Path, entry: RepoEntry, rule_kinds: dict[str, str]) -> Lab
     return Labels(path, entry.name, entry.commit, frozenset(reviewed), tuple(findings), tuple(misses))
 
 
+def read_labels(labels_dir: Path, entry: RepoEntry, rule_kinds: dict[str, str]) -> Labels | None:
+    """The validated labels of ``entry`` (``labels_dir/OWNER__NAME.toml``), or None when it has none yet."""
+    path = labels_dir / f"{entry.slug}.toml"
+    return load_labels(path, entry, rule_kinds) if path.is_file() else None
+
+
 # --- snapshots and export --------------------------------------------------------------------------------
 
 
@@ -837,15 +843,13 @@ def results_json(results: Sequence[RepoResult], kinds: Sequence[str]) -> dict:
 def score_repository(
     entry: RepoEntry,
     folder: Path,
-    labels_dir: Path,
+    labels: Labels | None,
     paydown: Sequence[str],
     kinds_by_rule: dict[str, str],
     kinds: Sequence[str],
     keep_dir: Path | None,
 ) -> RepoResult:
     result = RepoResult(entry=entry, status="scanned")
-    label_file = labels_dir / f"{entry.slug}.toml"
-    labels = load_labels(label_file, entry, kinds_by_rule) if label_file.is_file() else None
     git_dir = find_git_dir(folder, entry)
     if git_dir is None:
         result.status, result.detail = "no snapshot", f"no git directory under {folder / entry.name.replace('/', '+')}"
@@ -935,16 +939,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     kinds = (args.kind,) if args.kind else KINDS
     keep_dir = args.keep.resolve() if args.keep else None
 
+    try:  # every label file is validated before anything is scanned
+        labels = {entry.name: read_labels(args.labels, entry, kinds_by_rule) for entry in entries}
+    except CorpusError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
     results: list[RepoResult] = []
     for entry in entries:
         print(f"... {entry.name}", file=sys.stderr, flush=True)
-        try:
-            result = score_repository(
-                entry, args.folder.resolve(), args.labels, paydown, kinds_by_rule, kinds, keep_dir
-            )
-        except CorpusError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        result = score_repository(
+            entry, args.folder.resolve(), labels[entry.name], paydown, kinds_by_rule, kinds, keep_dir
+        )
         if result.status != "scanned":
             print(f"    {result.status}: {result.detail}", file=sys.stderr)
         results.append(result)
