@@ -8,6 +8,7 @@ import logging
 import os
 import secrets
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ log = logging.getLogger("paydown.app")
 
 SETTINGS_KEY = webhook.SETTINGS_KEY  # app.config["PAYDOWN_SETTINGS"]: the one Settings of this app
 SECRET_KEY_FILE = "secret_key"
+SESSION_LIFETIME = timedelta(hours=8)  # a sign-in ends after this at the latest (the store enforces it too)
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; "
        "frame-ancestors 'none'")
 SECURITY_HEADERS = {  # every answer's, unless its view set its own (the setup page's CSP, the assets' caching)
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,  # also how long a signed cookie is accepted at all
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         DEBUG=False,
         **{SETTINGS_KEY: settings},

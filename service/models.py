@@ -283,3 +283,18 @@ class CheckRun(Base):
     status: Mapped[str] = mapped_column(String(16), default="in_progress")
     conclusion: Mapped[str | None] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WebSession(Base):
+    """A viewer signed in to the web page. Their cookie holds only a random id; this row's id is its SHA-256, and
+    their GitHub token is kept here encrypted (Fernet, with a key derived from the app's secret key)."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie's session id
+    login: Mapped[str] = mapped_column(String(255))
+    encrypted_token: Mapped[str] = mapped_column(Text)
+    repos: Mapped[list[Any] | None] = mapped_column()  # the viewer's repositories paydown has data for
+    repos_at: Mapped[datetime | None] = mapped_column()  # when GitHub last said so
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)  # for the idle expiry
+    expires_at: Mapped[datetime] = mapped_column(index=True)  # the absolute expiry

@@ -6,10 +6,11 @@ import contextlib
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, delete, event, select, text
+from sqlalchemy import Engine, create_engine, delete, event, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,6 +31,7 @@ from .models import (
     ScanFinding,
     Sprint,
     SprintEvent,
+    WebSession,
     utcnow,
 )
 from .store_scans import (
@@ -49,10 +51,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXTENSION", "FAILED_STATUSES", "MIGRATE_LOCK_KEY", "MIGRATIONS_DIR", "SQLITE_BEGIN_OPTION",
-    "SQLITE_BUSY_TIMEOUT_MS", "Lifecycle", "Store", "alembic_config", "claim_scan", "delivery_seen", "fail_scan",
-    "finish_scan", "forget_installation", "forget_repository", "get_store", "init_app", "latest_scan",
-    "local_repository", "record_delivery", "record_job_failure", "repository_by_name", "scan_by_sha", "scans_of",
-    "update_lifecycle", "upsert_installation", "upsert_repository",
+    "SQLITE_BUSY_TIMEOUT_MS", "WEB_SESSION_TOUCH", "Lifecycle", "Store", "alembic_config", "claim_scan",
+    "close_web_session", "delivery_seen", "fail_scan", "finish_scan", "forget_installation", "forget_repository",
+    "get_store", "init_app", "latest_scan", "live_web_session", "local_repository", "open_web_session",
+    "record_delivery", "record_job_failure", "remember_viewer_repos", "repository_by_name", "scan_by_sha",
+    "scans_of", "update_lifecycle", "upsert_installation", "upsert_repository",
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -60,6 +63,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATE_LOCK_KEY = 0x70617964  # "payd": the advisory lock every migrating process queues on (PostgreSQL)
 SQLITE_BEGIN_OPTION = "paydown_sqlite_begin"
 EXTENSION = "paydown.store"
+WEB_SESSION_TOUCH = timedelta(minutes=1)  # a web session's last_seen_at is written at most this often
 
 
 class Store:
@@ -345,3 +349,45 @@ def record_job_failure(session: Session, *, job_id: str, job_kind: str, reposito
     session.add(JobFailure(job_id=job_id, job_kind=job_kind, repository=repository, commit_sha=commit_sha,
                            reason=reason, retrying=retrying, failed_at=utcnow()))
     session.flush()
+
+
+# --- web sessions (viewers signed in to the web page) -----------------------------------------------------------
+
+
+def open_web_session(session: Session, session_hash: str, *, login: str, encrypted_token: str,
+                     expires_at: datetime) -> WebSession:
+    """A new signed-in viewer; sessions that have expired are deleted on the way."""
+    now = utcnow()
+    session.execute(delete(WebSession).where(WebSession.expires_at <= now).execution_options(
+        synchronize_session=False))
+    row = WebSession(id=session_hash, login=login, encrypted_token=encrypted_token, created_at=now,
+                     last_seen_at=now, expires_at=expires_at)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def live_web_session(session: Session, session_hash: str, *, idle: timedelta) -> WebSession | None:
+    """The session if it has not expired and was used within `idle`; else None, and an expired row is deleted.
+    Its last_seen_at moves to now (at most once per WEB_SESSION_TOUCH)."""
+    row = session.get(WebSession, session_hash, populate_existing=True)
+    if row is None:
+        return None
+    now = utcnow()
+    if row.expires_at <= now or row.last_seen_at + idle <= now:
+        session.delete(row)
+        return None
+    if now - row.last_seen_at >= WEB_SESSION_TOUCH:
+        row.last_seen_at = now
+    return row
+
+
+def remember_viewer_repos(session: Session, session_hash: str, repos: list[str]) -> None:
+    session.execute(update(WebSession).where(WebSession.id == session_hash).values(repos=list(repos),
+                                                                                  repos_at=utcnow()))
+
+
+def close_web_session(session: Session, session_hash: str) -> None:
+    """Sign out: the row goes, so the cookie naming it stops working at once."""
+    session.execute(delete(WebSession).where(WebSession.id == session_hash).execution_options(
+        synchronize_session=False))

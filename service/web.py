@@ -31,12 +31,14 @@ from .web_access import (
     Viewer,
     _callback_url,
     _db,
+    _end_session,
     _guarded,
     _not_found,
     _oauth_ready,
     _page,
     _repository,
     _settings,
+    _start_session,
     _visible,
     safe_next,
 )
@@ -99,14 +101,13 @@ def login_callback() -> Any:
     except GitHubError:
         return _page("pages/error.html", 502, reason="github")
     target = safe_next(session.get("next"), url_for("web.repositories"))
-    session.clear()  # a fresh session at login: nothing from before survives (no fixation)
-    session["user"], session["token"] = user.login, token
+    _start_session(user.login, token)  # a fresh session: nothing from before survives; the token stays server-side
     return redirect(target)
 
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout() -> Any:
-    session.clear()
+    _end_session()
     return redirect(url_for("web.repositories"))
 
 

@@ -1,29 +1,47 @@
-"""Who looks at the web page: the GitHub login's helpers, the viewer's repositories, and the guard of every page."""
+"""Who looks at the web page: the GitHub login's helpers and sessions, the viewer's repositories, and the guard
+of every page.
+
+A signed-in viewer's cookie (Flask's, signed but readable) holds only a random session id. The store keeps the
+session under the id's SHA-256, with the viewer's GitHub token encrypted by a key derived from the app's secret
+key; signing out deletes it, and it ends after SESSION_LIFETIME, or SESSION_IDLE without use.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
-import time
+import secrets
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from flask import Response, current_app, redirect, request, session, url_for
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import Response, current_app, g, redirect, request, session, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paydown.templating import render
 
 from . import charts
+from . import store as db
+from .app import SESSION_LIFETIME
 from .github import GitHubError, GitHubOAuth, Unauthorized
-from .models import Repository
+from .models import Repository, WebSession, utcnow
 from .settings import Settings
 
 SETTINGS_KEY, STORE_KEY = "PAYDOWN_SETTINGS", "paydown.store"  # app.config / app.extensions, set by the factory
 ACCESS_TTL_SECONDS = 300  # how long the viewer's repository list is trusted before GitHub is asked again
+SESSION_IDLE = timedelta(hours=2)  # a sign-in unused this long ends (SESSION_LIFETIME: it ends anyway)
+SESSION_ID_KEY = "sid"  # the one entry of a signed-in viewer in their cookie
+TOKEN_KEY_LABEL = b"paydown web session token v1"  # HKDF's info: this key is for nothing else
+_G_SESSION = "paydown_web_session"  # flask.g: the viewer's stored session, looked up once per request
 NEXT_MAX_LENGTH = 2048  # a longer "next" is not a page of this site
 
 
@@ -56,22 +74,27 @@ def _viewer() -> Viewer | None:
         return Viewer("local")
     if not _oauth_ready(settings):
         return Viewer("closed")
-    user, token = session.get("user"), session.get("token")
-    if not user or not token:
+    row = _signed_in()
+    if row is None:
         return None
-    cached = session.get("repos")
-    if cached is None or time.time() - float(session.get("repos_at", 0)) > ACCESS_TTL_SECONDS:
-        try:
-            cached = _known(GitHubOAuth(settings).accessible_repositories(token))
-        except Unauthorized:
-            session.clear()
+    repos = row.repos
+    if repos is None or row.repos_at is None or (utcnow() - row.repos_at).total_seconds() > ACCESS_TTL_SECONDS:
+        token = _token(row)
+        if token is None:
+            _end_session()
             return None
-        session["repos"], session["repos_at"] = cached, time.time()
-    return Viewer("github", str(user), frozenset(cached))
+        try:
+            repos = _known(GitHubOAuth(settings).accessible_repositories(token))
+        except Unauthorized:  # the viewer revoked paydown's access, or the token expired
+            _end_session()
+            return None
+        with _db() as store_session:
+            db.remember_viewer_repos(store_session, row.id, repos)
+    return Viewer("github", row.login, frozenset(repos))
 
 
 def _known(names: Iterable[str]) -> list[str]:
-    """Only the accessible repositories paydown has data for, so the session cookie stays small."""
+    """Only the accessible repositories paydown has data for."""
     wanted = set(names)
     if not wanted:
         return []
@@ -122,7 +145,8 @@ def _guarded(export: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]
 
 def _page(name: str, status: int = 200, **context: Any) -> Response:
     settings = _settings()
-    body = render(name, url_for=url_for, hours=charts.number, login=session.get("user"),
+    row = _signed_in()
+    body = render(name, url_for=url_for, hours=charts.number, login=row.login if row is not None else None,
                   can_login=_oauth_ready(settings), local_mode=not settings.app_configured, **context)
     return Response(body, status, mimetype="text/html")
 
@@ -136,6 +160,67 @@ def _not_found() -> Response:
 
 def _callback_url(settings: Settings) -> str:
     return settings.public_url.rstrip("/") + url_for("web.login_callback")
+
+
+def token_cipher(secret_key: str | bytes) -> Fernet:
+    """The cipher of viewers' GitHub tokens at rest: Fernet, its key HKDF-SHA256 of the app's secret key and a
+    fixed label (so it is no other key derived from the secret key)."""
+    secret = secret_key.encode() if isinstance(secret_key, str) else secret_key
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=TOKEN_KEY_LABEL).derive(secret)
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def session_hash(session_id: str) -> str:
+    """The store's id of a session: the SHA-256 of the id in the cookie, so the table alone signs nobody in."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def _start_session(login: str, token: str) -> None:
+    """After a sign-in: any session before is ended, and the cookie gets a new random id (no fixation)."""
+    _end_session()
+    session_id = secrets.token_urlsafe(32)
+    encrypted = token_cipher(current_app.secret_key).encrypt(token.encode()).decode("ascii")
+    with _db() as store_session:
+        db.open_web_session(store_session, session_hash(session_id), login=login, encrypted_token=encrypted,
+                            expires_at=utcnow() + SESSION_LIFETIME)
+    session[SESSION_ID_KEY] = session_id
+    g.pop(_G_SESSION, None)
+
+
+def _end_session() -> None:
+    """Sign out: the stored session is deleted (a copy of the cookie stops working) and the cookie emptied."""
+    session_id = session.get(SESSION_ID_KEY)
+    if isinstance(session_id, str) and session_id:
+        with _db() as store_session:
+            db.close_web_session(store_session, session_hash(session_id))
+    session.clear()
+    setattr(g, _G_SESSION, None)
+
+
+def _signed_in() -> WebSession | None:
+    """The viewer's stored session while it lasts, else None (and the cookie's stale id is dropped)."""
+    if _G_SESSION in g:
+        return g.get(_G_SESSION)
+    row = None
+    session_id = session.get(SESSION_ID_KEY)
+    if session_id is not None:
+        if isinstance(session_id, str):
+            with _db() as store_session:
+                row = db.live_web_session(store_session, session_hash(session_id), idle=SESSION_IDLE)
+        if row is None:
+            session.pop(SESSION_ID_KEY, None)
+    setattr(g, _G_SESSION, row)
+    return row
+
+
+def _token(row: WebSession) -> str | None:
+    """The viewer's GitHub token; None when it cannot be decrypted (the secret key changed: sign in again) or
+    was encrypted longer than SESSION_LIFETIME ago (Fernet's own timestamp, whatever the row's expiry says)."""
+    cipher = token_cipher(current_app.secret_key)
+    try:
+        return cipher.decrypt(row.encrypted_token.encode("ascii"), ttl=int(SESSION_LIFETIME.total_seconds())).decode()
+    except InvalidToken:
+        return None
 
 
 def safe_next(target: object, default: str = "/") -> str:

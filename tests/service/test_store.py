@@ -50,6 +50,7 @@ BACKENDS = [
                                                         reason="PAYDOWN_TEST_POSTGRES_URL is not set")),
 ]
 RULES = {rule.id: rule for rule in ALL_RULES}
+HEAD = "0002"  # the newest migration
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
@@ -168,7 +169,7 @@ def drift(store: st.Store, metadata: MetaData = Base.metadata) -> list[Any]:
 def test_migrate_from_empty_creates_exactly_the_models(store: st.Store) -> None:
     assert drift(store) == []
     with store.engine.connect() as conn:
-        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0001"
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == HEAD
 
 
 def test_drift_check_notices_a_column_the_migration_lacks(store: st.Store) -> None:
@@ -186,7 +187,7 @@ def test_migrate_twice_changes_nothing(store: st.Store, repo: Repository) -> Non
     assert row_counts(store) == before
     assert before["repositories"] == 1
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [HEAD]
 
 
 def test_migrate_from_two_threads(database_url: str) -> None:
@@ -209,7 +210,7 @@ def test_migrate_from_two_processes(database_url: str) -> None:
     try:
         assert drift(checked) == []
         with checked.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [HEAD]
     finally:
         checked.dispose()
 
@@ -613,7 +614,7 @@ def test_forget_installation_purges_its_repositories(store: st.Store) -> None:
     populate(store, 2, 22, "kept/two")
     each = {"installations": 1, "repositories": 1, "scans": 1, "scan_findings": 2, "findings": 2, "deliveries": 1,
             "job_failures": 1, "backlog_items": 1, "sprints": 1, "sprint_events": 1, "review_comments": 1,
-            "check_runs": 1}
+            "check_runs": 1, "web_sessions": 0}
     assert row_counts(store) == {table: 2 * count for table, count in each.items()}
     with store.session() as session:
         loaded = st.repository_by_name(session, "gone/one")  # loaded objects must not be flushed back

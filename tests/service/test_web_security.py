@@ -3,10 +3,17 @@ GitHub token kept server-side."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import hashlib
+import json
+import zlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import text, update
 
 from .test_web import authorize, oauth_app  # noqa: F401  (oauth_app: a fixture, used through login_app)
 
@@ -137,3 +144,135 @@ def finish_login(client: Any, fake_github: Any, start: Any) -> Any:
     back = urlsplit(authorize(fake_github, start.headers["Location"]))
     assert back.path == "/login/callback"
     return client.get(f"{back.path}?{back.query}")
+
+
+# ---------------------------------------------------------------- the viewer's GitHub token stays on the server
+
+TOKEN = "gho_alice"  # what the stand-in GitHub hands out for alice (test_web's oauth_app)
+
+
+def log_in(client: Any, fake_github: Any) -> Any:
+    done = finish_login(client, fake_github, client.get("/login"))
+    assert done.status_code == 302 and done.headers["Location"] == "/"
+    return done
+
+
+def cookie_text(value: str) -> str:
+    """What anyone holding the cookie can read: its payload, base64-decoded (and inflated when compressed)."""
+    compressed = value.startswith(".")
+    payload = value.lstrip(".").split(".")[0]
+    data = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    return (zlib.decompress(data) if compressed else data).decode("utf-8")
+
+
+def session_cookie(response: Any) -> str:
+    headers = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("session=")]
+    assert len(headers) == 1, headers
+    return headers[0]
+
+
+def web_session_rows(app: Any) -> list[dict[str, Any]]:
+    from paydown.service import store as db
+
+    with db.get_store(app).engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(text("SELECT * FROM web_sessions"))]
+
+
+def test_the_session_cookie_does_not_carry_the_token(login_app: Any, fake_github: Any) -> None:
+    client = login_app.test_client()
+    header = session_cookie(log_in(client, fake_github))
+    value = header.split(";", 1)[0].removeprefix("session=")
+    readable = cookie_text(value)
+    assert json.loads(readable)  # the decoding above is what a reader of the cookie gets
+    assert TOKEN not in readable and TOKEN not in value and "gho_" not in readable
+    assert "HttpOnly" in header and "SameSite=Lax" in header
+    assert client.get("/").status_code == 200  # and the viewer is signed in
+
+
+def test_the_token_is_stored_encrypted_and_the_session_id_only_as_a_hash(login_app: Any, fake_github: Any) -> None:
+    from paydown.service import store as db
+    from paydown.service.app import SESSION_LIFETIME
+
+    client = login_app.test_client()
+    before = datetime.now(UTC)
+    value = session_cookie(log_in(client, fake_github)).split(";", 1)[0].removeprefix("session=")
+    [row] = web_session_rows(login_app)
+    assert row["login"] == "alice"
+    assert TOKEN not in str(row) and row["encrypted_token"]
+    sid = json.loads(cookie_text(value))["sid"]
+    assert row["id"] == hashlib.sha256(sid.encode()).hexdigest() and sid not in str(row)
+    with db.get_store(login_app).session() as session:
+        stored = db.live_web_session(session, row["id"], idle=timedelta(hours=1))
+        assert stored is not None
+        assert before + SESSION_LIFETIME <= stored.expires_at <= datetime.now(UTC) + SESSION_LIFETIME
+    assert timedelta(hours=8) >= SESSION_LIFETIME
+    assert login_app.permanent_session_lifetime == SESSION_LIFETIME
+
+
+def test_a_cookie_replayed_after_logout_is_refused(login_app: Any, fake_github: Any) -> None:
+    client = login_app.test_client()
+    log_in(client, fake_github)
+    copied = client.get_cookie("session").value
+    assert client.get("/repos/octo-org/widgets").status_code == 200
+    assert client.post("/logout").status_code == 302
+
+    thief = login_app.test_client()
+    thief.set_cookie("session", copied)
+    page = thief.get("/repos/octo-org/widgets")
+    assert page.status_code == 302 and page.headers["Location"].startswith("/login?next=")
+    assert thief.get("/repos/octo-org/widgets/backlog.json").status_code == 401
+    assert web_session_rows(login_app) == []
+
+
+@pytest.mark.parametrize("column", ["expires_at", "last_seen_at"])
+def test_an_expired_or_idle_session_is_refused(login_app: Any, fake_github: Any, column: str) -> None:
+    from paydown.service.web_access import SESSION_IDLE
+
+    client = login_app.test_client()
+    log_in(client, fake_github)
+    assert client.get("/").status_code == 200
+    [row] = web_session_rows(login_app)
+    past = {"expires_at": datetime.now(UTC) - timedelta(seconds=1),
+            "last_seen_at": datetime.now(UTC) - SESSION_IDLE - timedelta(seconds=1)}[column]
+    with _store(login_app).session() as session:
+        session.execute(update(_web_session_model()).where(_web_session_model().id == row["id"])
+                        .values({column: past}))
+    page = client.get("/")
+    assert page.status_code == 302 and page.headers["Location"].startswith("/login")
+    assert client.get("/repos/octo-org/widgets/backlog.json").status_code == 401
+    assert web_session_rows(login_app) == []
+
+
+def test_a_session_github_no_longer_accepts_is_ended(login_app: Any, fake_github: Any) -> None:
+    from paydown.service.web_access import ACCESS_TTL_SECONDS
+
+    client = login_app.test_client()
+    log_in(client, fake_github)
+    [row] = web_session_rows(login_app)
+    with _store(login_app).session() as session:  # the repository list is due to be asked again
+        session.execute(update(_web_session_model()).where(_web_session_model().id == row["id"])
+                        .values(repos_at=datetime.now(UTC) - timedelta(seconds=ACCESS_TTL_SECONDS + 1)))
+    fake_github.users["alice"].token = "gho_revoked"  # the viewer revoked paydown's access at GitHub
+    assert client.get("/").status_code == 302
+    assert web_session_rows(login_app) == []
+
+
+def test_the_session_cookie_is_secure_on_an_https_site(login_app: Any, service_queues: Any) -> None:
+    from paydown.service.app import create_app
+
+    settings = dataclasses.replace(login_app.config["PAYDOWN_SETTINGS"], public_url="https://paydown.example.org")
+    app = create_app(settings, store=_store(login_app), queues=service_queues)
+    header = session_cookie(app.test_client().get("/login", base_url="https://paydown.example.org"))
+    assert "Secure" in header and "HttpOnly" in header and "SameSite=Lax" in header
+
+
+def _store(app: Any) -> Any:
+    from paydown.service import store as db
+
+    return db.get_store(app)
+
+
+def _web_session_model() -> Any:
+    from paydown.service.models import WebSession
+
+    return WebSession
