@@ -8,12 +8,12 @@ import bisect
 import dataclasses
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
-from .finding import Problem
+from .finding import Problem, cite
 from .workers import FILE_TIMEOUT_SECONDS, Extractor, FactCache, Task, extract_facts, run_pool
 
 if TYPE_CHECKING:
@@ -240,6 +240,13 @@ def read_notebook(data: str) -> NotebookCode:
         raw = raw_lines.get(cell, [])
         file_lines.extend(raw[min(i, len(raw) - 1)] if raw else 1 for i in range(len(code) + 1))
     return NotebookCode("\n".join(lines) + "\n", tuple(where), tuple(file_lines), tuple(magics))
+
+
+def cite_line(files: Mapping[str, SourceFile], path: str, line: int) -> str:
+    """How a message names a line of another place: ``path:line``, or ``path cell N line M`` in a notebook
+    (a line of the joined code cells exists nowhere in the notebook itself)."""
+    file = files.get(path)
+    return file.where(line) if file is not None else cite(path, line)
 
 
 def code_cells(file: SourceFile) -> list[tuple[int, int, int]]:

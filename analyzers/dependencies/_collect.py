@@ -88,7 +88,7 @@ def _manifest_of(path: str, text: str, facts: Any) -> tuple[Manifest, str] | Non
 def _installs_of(path: str, snapshot: RepoSnapshot) -> Installs | None:
     file = snapshot.files[path]
     if file.magics:
-        return scan_magics(path, file.magics)
+        return scan_magics(path, file.magics, file.cell_position)
     if _is_workflow(path):
         return scan_workflow(path, file.text)
     if _is_dockerfile(path):

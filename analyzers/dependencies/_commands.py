@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,13 +192,22 @@ def scan_script(path: str, text: str, section: str = "script") -> Installs:
     return installs
 
 
-def scan_magics(path: str, magics: tuple[tuple[int, str], ...]) -> Installs:
-    """Notebook `%pip install` / `!pip install` lines; the location is the magic's source line."""
+def scan_magics(path: str, magics: tuple[tuple[int, str], ...],
+                cell_of: Callable[[int], tuple[int, int] | None] = lambda _line: None) -> Installs:
+    """Notebook `%pip install` / `!pip install` lines; the location is the magic's source line, and a problem
+    names the cell (``cell_of``: source line -> cell and line in it) since the joined source is nowhere to see."""
     installs, index = Installs(), TextIndex("")
     for line, text in magics:
         command = _blank(text.lstrip("%!"))
-        if "pip" in command:
-            scan_command(installs, path, index, command, 0, "notebook", lambda _o, n=line: n)
+        if "pip" not in command:
+            continue
+        before = len(installs.problems)
+        scan_command(installs, path, index, command, 0, "notebook", lambda _o, n=line: n)
+        position = cell_of(line)
+        if position is not None:
+            installs.problems[before:] = [
+                Problem(p.path, p.reason, f"cell {position[0]} line {position[1]}:{p.message.split(':', 1)[1]}",
+                        position[0]) for p in installs.problems[before:]]
     return installs
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ..base import Analyzer
 from ..config import Config
 from ..finding import AnalysisResult, Case, Finding, Impact, Kind, Location, Risk, Rule, new_finding
+from ..notebook import cite_line
 from ..snapshot import RepoSnapshot
 from . import _compare, _diverge, _roles
 from ._extract import Block, FileFacts, Statement
@@ -140,12 +141,7 @@ def _line(snapshot: RepoSnapshot, path: str, line: int) -> str:
 
 
 def _where(snapshot: RepoSnapshot, path: str, line: int) -> str:
-    """``path:line``, or ``path cell N:line`` inside a notebook."""
-    file = snapshot.files.get(path)
-    if file is not None and 0 < line <= len(file.cell_lines):
-        cell, inner = file.cell_lines[line - 1]
-        return f"{path} cell {cell}:{inner}"
-    return f"{path}:{line}"
+    return cite_line(snapshot.files, path, line)
 
 
 def _first_difference(snapshot: RepoSnapshot, primary: _Copy, mine: Statement, other: _Copy,

@@ -230,17 +230,20 @@ def find_flag_debt(snapshot: RepoSnapshot, config: Config) -> AnalysisResult:
     index = Index(_judge.file_facts(snapshot.facts_of(ANALYZER.name)))
     result = AnalysisResult()
     switches = _judge.constant_switches(index)
-    result.findings.extend(_report.switch_finding(DEAD_CONFIG_SWITCH, s) for s in switches)
+    result.findings.extend(_report.switch_finding(DEAD_CONFIG_SWITCH, s, snapshot.files) for s in switches)
     for unread in _judge.unread_options(index, snapshot.files):
         result.findings.append(_report.option_finding(UNREAD_OPTION, unread, index.canonical.get(unread.path, "")))
     if config.enabled(UNREAD_CONFIG_KEY):
         for key in _config.unread_keys(snapshot, index.facts, index.canonical):
-            result.findings.append(_report.config_key_finding(UNREAD_CONFIG_KEY, key))
+            result.findings.append(_report.config_key_finding(UNREAD_CONFIG_KEY, key, snapshot.files))
     if switches and config.enabled(STALE_FEATURE_FLAG):
         limit = config.option(STALE_FEATURE_FLAG, "stale_days")
-        ages = _history.unchanged_days(snapshot.root, [(s.path, s.binding.span[0]) for s in switches])
-        for switch in switches:
-            days = ages.get((switch.path, switch.binding.span[0]))
+        # git blames the file's own lines: for a notebook, the line of its JSON holding the flag.
+        lines = [snapshot.files[s.path].file_line(s.binding.span[0]) if s.path in snapshot.files
+                 else s.binding.span[0] for s in switches]
+        ages = _history.unchanged_days(snapshot.root, [(s.path, line) for s, line in zip(switches, lines, strict=True)])
+        for switch, line in zip(switches, lines, strict=True):
+            days = ages.get((switch.path, line))
             if days is not None and days >= limit:
                 result.findings.append(_report.stale_finding(STALE_FEATURE_FLAG, switch, days))
     result.stats = {"files": len(index.facts), "switches": len(switches),

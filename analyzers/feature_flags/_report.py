@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..finding import Finding, Impact, Location, Risk, Rule, new_finding
+from ..notebook import cite_line
+from ..snapshot import SourceFile
 from ._config import UnreadKey
 from ._judge import Switch, UnreadOption
 from ._model import Test
@@ -21,10 +25,21 @@ def _dead_lines(test: Test, result: bool) -> tuple[int, int]:
     return test.orelse if result else test.body
 
 
-def _branch(path: str, test: Test, result: bool) -> str:
-    where = f"{path}:{test.span[0]}"
+def _lines(files: Mapping[str, SourceFile], path: str, start: int, end: int) -> str:
+    """" (lines a-b)" of the dead code; in a notebook, lines of the cell named just before."""
+    file = files.get(path)
+    first, last = (file.cell_position(start), file.cell_position(end)) if file is not None else (None, None)
+    if first is not None and last is not None:
+        if first[0] != last[0]:
+            return f" (line {first[1]} to {cite_line(files, path, end)})"
+        start, end = first[1], last[1]
+    return f" (lines {start}-{end})" if end > start else f" (line {start})"
+
+
+def _branch(files: Mapping[str, SourceFile], path: str, test: Test, result: bool) -> str:
+    where = cite_line(files, path, test.span[0])
     start, end = _dead_lines(test, result)
-    span = f" (lines {start}-{end})" if start and end > start else f" (line {start})" if start else ""
+    span = _lines(files, path, start, end) if start else ""
     if test.context == "while":
         return f"the `while` loop at {where} never runs{span}"
     kind = "ternary" if test.context == "ternary" else "`if`"
@@ -44,10 +59,10 @@ def _impact(switch_lines: int, serving: bool) -> Impact:
     return Impact(effort, risk, reason, round(0.25 + min(switch_lines, 100) / 200, 2))
 
 
-def switch_finding(rule: Rule, switch: Switch) -> Finding:
+def switch_finding(rule: Rule, switch: Switch, files: Mapping[str, SourceFile]) -> Finding:
     name = switch.binding.name
-    readers = [f"{p}:{t.span[0]}" for p, t, _ in switch.tests]
-    branches = [_branch(p, t, o) for p, t, o in switch.tests]
+    readers = [cite_line(files, p, t.span[0]) for p, t, _ in switch.tests]
+    branches = [_branch(files, p, t, o) for p, t, o in switch.tests]
     dead = sum(max(0, e - s + 1) for _, t, o in switch.tests for s, e in [_dead_lines(t, o)] if s)
     serving = any(part in p.lower() for p, _, _ in switch.tests for part in _SERVING)
     shown = "; ".join(branches[:_SHOWN_READERS]) + ("; ..." if len(branches) > _SHOWN_READERS else "")
@@ -89,9 +104,10 @@ def option_finding(rule: Rule, unread: UnreadOption, module: str) -> Finding:
     )
 
 
-def config_key_finding(rule: Rule, unread: UnreadKey) -> Finding:
+def config_key_finding(rule: Rule, unread: UnreadKey, files: Mapping[str, SourceFile]) -> Finding:
     dotted = ".".join(unread.keys)
-    loads = ", ".join(f"{path}:{line} ({loader} into `{var}`)" for path, line, loader, var in unread.loads[:5])
+    loads = ", ".join(f"{cite_line(files, path, line)} ({loader} into `{var}`)"
+                      for path, line, loader, var in unread.loads[:5])
     message = (f"config key `{dotted}` in {unread.config} is never read: the file is loaded at {loads}, every use "
                f"of the loaded value is a literal key read, and no code reads `{dotted}` (or anything under it)")
     fix = f"Delete `{dotted}` from {unread.config}, or wire it to the code it was meant to configure."
