@@ -69,6 +69,13 @@ DEAD_CONFIG_SWITCH = Rule(
              {"a.py": "import logging\n\nDEBUG = False\nlogging.info('debug=%s', DEBUG)\n"}),
         Case("valid-shadowed-by-parameter",
              {"a.py": "DEBUG = False\n\n\ndef run(DEBUG=True):\n    if DEBUG:\n        print(1)\n"}),
+        Case("valid-colab-form-fields",
+             {"train.py": 'EPOCHS = 3  #@param {type:"integer"}\nUSE_AMP = False # @param {type:"boolean"}\n'
+                          '#@markdown Pick the options above.\n\nif USE_AMP:\n    print("amp")\n'
+                          'while EPOCHS > 10:\n    EPOCHS_SEEN = 1\n'}),
+        Case("invalid-param-only-inside-a-string",
+             {"train.py": 'NOTE = "#@param"\nif NOTE == "x":\n    print(NOTE)\n'},
+             (("PD101", "train.py", 1),)),
         Case("valid-try-import-fallback",
              {"a.py": "try:\n    from fast import HAVE_FAST\nexcept ImportError:\n    HAVE_FAST = False\n"
                       "if HAVE_FAST:\n    print(1)\n"}),
@@ -251,5 +258,5 @@ def find_flag_debt(snapshot: RepoSnapshot, config: Config) -> AnalysisResult:
     return result
 
 
-ANALYZER = Analyzer(name="feature_flags", version="3", rules=RULES, find=find_flag_debt,
+ANALYZER = Analyzer(name="feature_flags", version="4", rules=RULES, find=find_flag_debt,
                     extract=_extract.extract_flag_facts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import libcst as cst
@@ -18,6 +19,15 @@ _LITERALS = (cst.Name, cst.Integer, cst.Float, cst.SimpleString, cst.Concatenate
 _CMP = {cst.Equal: "==", cst.NotEqual: "!=", cst.Is: "is", cst.IsNot: "is not", cst.In: "in", cst.NotIn: "not in",
         cst.LessThan: "<", cst.LessThanEqual: "<=", cst.GreaterThan: ">", cst.GreaterThanEqual: ">="}
 _PATCHERS = frozenset({"setattr", "patch", "object", "setitem", "delattr"})
+# A Colab form field: `x = 'a'  #@param {type:"string"}` is a value a person sets in the form, not a constant.
+_FORM_FIELD = re.compile(r"#\s*@(?:param|markdown)\b")
+
+
+def _is_form_field(line: cst.CSTNode | None) -> bool:
+    if not isinstance(line, cst.SimpleStatementLine):
+        return False
+    comment = line.trailing_whitespace.comment
+    return comment is not None and bool(_FORM_FIELD.match(comment.value))
 
 
 def module_parts(path: str) -> tuple[tuple[str, ...], bool]:
@@ -95,12 +105,12 @@ class _Collector:
         if code is not None and not code.startswith("("):
             self.literals[key] = (code, node, scope)
 
-    def on_assign(self, node: cst.CSTNode, scope: str) -> None:
+    def on_assign(self, node: cst.CSTNode, scope: str, form_field: bool = False) -> None:
         if isinstance(node, cst.Assign):
             targets = [t.target for t in node.targets]
-            value: cst.BaseExpression | None = node.value if len(targets) == 1 else None
+            value: cst.BaseExpression | None = node.value if len(targets) == 1 and not form_field else None
         elif isinstance(node, cst.AnnAssign):
-            targets, value = [node.target], node.value
+            targets, value = [node.target], None if form_field else node.value
         else:
             assert isinstance(node, cst.AugAssign)
             targets, value = [node.target], None
@@ -280,7 +290,7 @@ def extract_flag_facts(parsed: ParsedFile) -> FileFacts:
         if node_type not in _BINDING_OR_TEST:
             continue  # most nodes (names, literals, operators) bind nothing and test nothing
         if isinstance(node, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
-            c.on_assign(node, scope)
+            c.on_assign(node, scope, _is_form_field(parent))
         elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
             _on_def(c, node, scope)
         elif isinstance(node, (cst.Import, cst.ImportFrom)):
