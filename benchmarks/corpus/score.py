@@ -778,7 +778,7 @@ def render_report(results: Sequence[RepoResult], kinds: Sequence[str]) -> str:
                 f"{r.seconds:.1f}" if r.status == "scanned" else "-",
                 str(len(r.outcomes)) if r.status == "scanned" else "-",
                 str(unlabelled) if r.status == "scanned" else "-",
-                ("reviewed: " + ",".join(r.reviewed) if r.reviewed else "yes") if r.labelled else "no",
+                f"yes, {len(r.reviewed)}/{len(KINDS)} kinds read for misses" if r.labelled else "no",
                 "; ".join(notes),
             )
         )
