@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 # A magic's line becomes this statement at the magic's indentation: a block whose body is only magics stays a
 # block, and every line keeps its number.
 MAGIC_STATEMENT = "pass  # magic"
-_HELP = re.compile(r"^\??[\w.]+\?{1,2}$")  # IPython help: obj? or ??obj
+_HELP = re.compile(r"^(?:\?{1,2}[\w.]+|[\w.]+\?{1,2})$")  # IPython help: obj? or ??obj
 _CAPTURE = re.compile(r"^[\w.]+(?:\s*,\s*[\w.]+)*\s*=\s*(?=[%!])")  # files = !ls, t = %timeit -o f()
 # Cell magics whose body is Python that IPython runs: the body is analysed, only the `%%` line is a magic.
 _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
@@ -43,33 +43,33 @@ def _is_magic(line: str) -> bool:
     return stripped.startswith(("%", "!")) or bool(_HELP.match(stripped) or _CAPTURE.match(stripped))
 
 
+# Outside strings: a quote opens a string, brackets nest, '#' starts a comment, a backslash escapes what follows.
+_SCAN = re.compile(r"""\"\"\"|'''|["'#()\[\]{}]|\\(?:.|$)""")
+_CLOSE = {quote: re.compile(r"\\(?:.|$)|" + re.escape(quote)) for quote in ('"""', "'''", '"', "'")}
+
+
 def _continues(line: str, depth: int, quote: str) -> tuple[int, str, bool]:
-    """After a line of Python: open bracket depth, the open triple quote ('' if none), and a trailing backslash.
+    """After a line of Python: open bracket depth, the open string's quote ('' if none), and a trailing backslash.
 
     Only a line that starts a statement can be a magic (IPython's rule too): `% b` inside brackets is Python.
     """
-    i, n = 0, len(line)
-    while i < n:
-        char = line[i]
+    at = 0
+    while True:
+        found = (_CLOSE[quote] if quote else _SCAN).search(line, at)
+        if found is None:
+            break
+        token, at = found.group(), found.end()
         if quote:
-            if char == "\\":
-                i += 2
-                continue
-            if line.startswith(quote, i):
-                i, quote = i + len(quote), ""
-                continue
-            i += 1
-            continue
-        if char == "#":
+            quote = "" if token == quote else quote
+        elif token == "#":
             return depth, "", False
-        if char in "\"'":
-            triple = line[i:i + 3]
-            quote = triple if triple in ('"""', "'''") else char
-            i += len(quote)
-            continue
-        depth = depth + 1 if char in "([{" else max(depth - 1, 0) if char in ")]}" else depth
-        i += 1
-    if quote in ('"', "'"):
+        elif token[0] in "\"'":
+            quote = token
+        elif token in "([{":
+            depth += 1
+        elif token in ")]}":
+            depth = max(depth - 1, 0)
+    if quote in ('"', "'"):  # a one-line string goes on only after a backslash
         return depth, (quote if line.endswith("\\") else ""), False
     return depth, quote, line.endswith("\\") and not quote
 
@@ -204,10 +204,11 @@ def _file_lines(data: str) -> dict[int, list[int]]:
 
     lines: dict[int, list[int]] = {}
     for cell, (start, strings) in offsets.items():
-        starts, text = [], ""
+        starts, size = [], 0
         for value, _ in strings:
-            starts.append(len(text))
-            text += value
+            starts.append(size)
+            size += len(value)
+        text = "".join(value for value, _ in strings)
         found, position = [], 0
         for line in text.splitlines(keepends=True):
             index = bisect.bisect_right(starts, position) - 1

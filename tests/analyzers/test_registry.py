@@ -16,7 +16,7 @@ from paydown.analyzers import ALL_RULES, ANALYZERS, rule_by_id
 from paydown.analyzers.base import Analyzer
 from paydown.analyzers.finding import Kind, Rule
 
-INFRASTRUCTURE = {"finding", "base", "config", "cst", "snapshot", "workers", "runner", "report", "suppress",
+INFRASTRUCTURE = {"finding", "base", "config", "cst", "snapshot", "notebook", "workers", "runner", "report", "suppress",
                   "__init__"}
 KIND_OF_HUNDRED = {
     "1": Kind.DEAD_FLAG,
