@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .finding import Kind, Priority, Rule
+from .finding import Kind, Priority, Problem, Rule
+from .snapshot import MAX_FILE_BYTES, file_problem, read_capped
 
 CONFIG_FILE = ".paydown.toml"
+# The cap every scanned file has (a pyproject.toml over it is already reported as too large): a real
+# configuration is a few kilobytes, and tomllib took 93 s and 1.9 GB on a 30 MB file.
+MAX_CONFIG_BYTES = MAX_FILE_BYTES
 
 
 class ConfigError(Exception):
@@ -64,6 +69,7 @@ class Config:
     backlog: BacklogSettings = BacklogSettings()
     review: ReviewSettings = ReviewSettings()
     source: str = ""
+    problems: tuple[Problem, ...] = ()  # the folder's own configuration files paydown would not read
 
     def _settings(self, rule: Rule) -> RuleSettings:
         return self.rules.get(rule.id) or self.rules.get(rule.name) or RuleSettings()
@@ -208,31 +214,66 @@ def parse_config(table: Mapping[str, Any], path: str, rules: Iterable[Rule]) -> 
     )
 
 
-def _read_toml(path: Path, shown: str) -> dict[str, Any]:
+def _parse_toml(data: bytes, shown: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(shown, "", f"invalid TOML: {err}") from None
+
+
+def _read_explicit(path: Path) -> bytes:
+    """The file the user named: it may live anywhere, but it is capped like any other."""
+    try:
+        return read_capped(path, MAX_CONFIG_BYTES)
     except OSError as err:
-        raise ConfigError(shown, "", f"cannot read: {err.strerror}") from None
+        raise ConfigError(str(path), "", f"cannot read: {err.strerror}") from None
+    except ValueError as err:
+        raise ConfigError(str(path), "", str(err)) from None
+
+
+def _own_file(root: Path, name: str, problems: list[Problem]) -> bytes | None:
+    """A configuration file of the scanned folder; None when there is none, or when it leads out of the folder or
+    is over the cap: then it is treated as absent and the reason added to ``problems``. Raises OSError."""
+    path = root / name
+    if not path.is_file():
+        return None
+    try:
+        return read_capped(path, MAX_CONFIG_BYTES, inside=root)
+    except ValueError as err:
+        refused = file_problem(name, err)
+        problems.append(dataclasses.replace(refused, message=f"{refused.message}: configuration not read"))
+        return None
+
+
+def _from_folder(root: Path, rules: Iterable[Rule], problems: list[Problem]) -> Config:
+    try:
+        own = _own_file(root, CONFIG_FILE, problems)
+    except OSError as err:
+        raise ConfigError(CONFIG_FILE, "", f"cannot read: {err.strerror}") from None
+    if own is not None:
+        return parse_config(_parse_toml(own, CONFIG_FILE), CONFIG_FILE, rules)
+    try:
+        pyproject = _own_file(root, "pyproject.toml", problems)
+        data = tomllib.loads(pyproject.decode("utf-8")) if pyproject is not None else {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+        return Config()  # the dependency analyzer reports a broken pyproject.toml as a file problem
+    table = data.get("tool", {}).get("paydown")
+    if isinstance(table, dict):
+        return parse_config(table, "pyproject.toml [tool.paydown]", rules)
+    return Config()
 
 
 def load_config(root: Path, rules: Iterable[Rule], explicit: Path | None = None) -> Config:
-    """The configuration for a scan of ``root``: an explicit file, `.paydown.toml`, or pyproject's table."""
+    """The configuration for a scan of ``root``: an explicit file, `.paydown.toml`, or pyproject's table.
+
+    The folder's own files are read only while they stay inside it (links resolved) and under MAX_CONFIG_BYTES;
+    one that is refused counts as absent and is listed in ``Config.problems``. An explicit file may live
+    anywhere; over the cap it is a ConfigError.
+    """
     if explicit is not None:
-        data = _read_toml(explicit, str(explicit))
+        data = _parse_toml(_read_explicit(explicit), str(explicit))
         table = data.get("tool", {}).get("paydown", data) if explicit.name == "pyproject.toml" else data
         return parse_config(table, str(explicit), rules)
-    own = root / CONFIG_FILE
-    if own.is_file():
-        return parse_config(_read_toml(own, CONFIG_FILE), CONFIG_FILE, rules)
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
-            return Config()  # the dependency analyzer reports a broken pyproject.toml as a file problem
-        table = data.get("tool", {}).get("paydown")
-        if isinstance(table, dict):
-            return parse_config(table, "pyproject.toml [tool.paydown]", rules)
-    return Config()
+    problems: list[Problem] = []
+    config = _from_folder(root, rules, problems)
+    return dataclasses.replace(config, problems=tuple(problems)) if problems else config

@@ -114,7 +114,10 @@ def analyze(snapshot: RepoSnapshot, config: Config, *, jobs: int | None = None, 
                                        jobs or os.cpu_count() or 1, timeout)
     snapshot.facts = facts
     parsed_at = time.perf_counter()
-    report = Report(str(snapshot.root), errors=[*snapshot.problems, *parse_problems])
+    # A configuration file that was not read is often also a file the snapshot refused: list it once.
+    refused = {(p.path, p.reason) for p in config.problems}
+    report = Report(str(snapshot.root), errors=[
+        *config.problems, *(p for p in [*snapshot.problems, *parse_problems] if (p.path, p.reason) not in refused)])
     findings: list[Finding] = []
     for analyzer in ANALYZERS:
         if not any(config.enabled(rule) for rule in analyzer.rules):

@@ -168,6 +168,9 @@ def _inputs(args: argparse.Namespace) -> int:
     if args.init:
         entries = data_inventory.init_entries(inventory, config)
         target = root / CONFIG_FILE
+        refused = next((p for p in config.problems if p.path == CONFIG_FILE), None)
+        if refused is not None:  # a link out of the folder or an oversized file: never written through
+            raise ConfigError(CONFIG_FILE, "", f"{refused.message}; no entries added")
         if not target.is_file() and config.source:
             raise ConfigError(config.source, "inputs", f"add the entries there; {CONFIG_FILE} would replace it")
         old = target.read_text(encoding="utf-8") if target.is_file() else ""

@@ -211,3 +211,14 @@ def test_explicit_config_errors_name_that_file(tmp_path: Path, capsys) -> None:
 def test_missing_explicit_config_is_an_error(tmp_path: Path, capsys) -> None:
     assert main(["scan", str(tmp_path), "--config", str(tmp_path / "absent.toml")]) == 2
     assert "absent.toml" in capsys.readouterr().err
+
+
+def test_a_refused_paydown_toml_counts_as_absent_and_is_listed(tmp_path: Path) -> None:
+    root, outside = tmp_path / "repo", tmp_path / "outside.toml"
+    root.mkdir()
+    outside.write_text('exclude = ["a/"]\n', encoding="utf-8")
+    (root / ".paydown.toml").symlink_to(outside)
+    (root / "pyproject.toml").write_text('[tool.paydown]\nexclude = ["b/"]\n', encoding="utf-8")
+    config = load_config(root, ALL_RULES)
+    assert config.exclude == ("b/",)
+    assert [(p.path, p.reason) for p in config.problems] == [(".paydown.toml", "symlink")]
