@@ -166,6 +166,18 @@ def _line(table: dict, where: str, required: bool) -> int | None:
     return value
 
 
+def _place(table: dict, where: str) -> str:
+    """The matching key of a label's place: its path, and for a notebook the cell as paydown reports it
+    (`path cell N`, N counting every cell as Jupyter shows it); lines are then lines inside that cell."""
+    place = _string(table, "path", where)
+    if "cell" in table:
+        cell = table["cell"]
+        if isinstance(cell, bool) or not isinstance(cell, int) or cell < 1:
+            raise CorpusError(f"{where}: `cell` must be a positive integer, not {cell!r}")
+        place += f" cell {cell}"
+    return place
+
+
 def load_labels(path: Path, entry: RepoEntry, rule_kinds: dict[str, str]) -> Labels:
     """Read and strictly validate one label file; every error names the file and the entry."""
     try:
@@ -188,7 +200,10 @@ def load_labels(path: Path, entry: RepoEntry, rule_kinds: dict[str, str]) -> Lab
     for index, table in enumerate(data.get("finding", []), start=1):
         where = f"{path} [[finding]] #{index}"
         _check_keys(
-            table, {"rule", "path", "line", "symbol", "verdict", "reason"}, {"rule", "path", "verdict", "reason"}, where
+            table,
+            {"rule", "path", "cell", "line", "symbol", "verdict", "reason"},
+            {"rule", "path", "verdict", "reason"},
+            where,
         )
         rule = _string(table, "rule", where)
         if rule not in rule_kinds:
@@ -202,14 +217,16 @@ def load_labels(path: Path, entry: RepoEntry, rule_kinds: dict[str, str]) -> Lab
         symbol = _string(table, "symbol", where) if "symbol" in table else None
         findings.append(
             FindingLabel(
-                index, rule, _string(table, "path", where), verdict, reason, _line(table, where, False), symbol
+                index, rule, _place(table, where), verdict, reason, _line(table, where, False), symbol
             )
         )
 
     misses: list[MissLabel] = []
     for index, table in enumerate(data.get("miss", []), start=1):
         where = f"{path} [[miss]] #{index}"
-        _check_keys(table, {"kind", "rule", "path", "line", "reason"}, {"kind", "path", "line", "reason"}, where)
+        _check_keys(
+            table, {"kind", "rule", "path", "cell", "line", "reason"}, {"kind", "path", "line", "reason"}, where
+        )
         kind = _string(table, "kind", where)
         if kind not in KINDS:
             raise CorpusError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
@@ -221,7 +238,7 @@ def load_labels(path: Path, entry: RepoEntry, rule_kinds: dict[str, str]) -> Lab
             raise CorpusError(f"{where}: `reason` is empty; say in one line what paydown should have found")
         line = _line(table, where, True)
         assert line is not None
-        misses.append(MissLabel(index, kind, _string(table, "path", where), line, reason, rule))
+        misses.append(MissLabel(index, kind, _place(table, where), line, reason, rule))
 
     return Labels(path, entry.name, entry.commit, frozenset(reviewed), tuple(findings), tuple(misses))
 
@@ -430,7 +447,7 @@ def scan(paydown: Sequence[str], entry: RepoEntry, target: Path, cache_dir: Path
             repo=entry.name,
             rule=item["rule"],
             kind=item["kind"],
-            path=item["path"],
+            path=item["path"] + (f" cell {item['cell']}" if item.get("cell") else ""),
             line=int(item["line"]),
             symbol=item.get("symbol") or "",
             message=item["message"],
