@@ -26,7 +26,7 @@ def _dead_lines(test: Test, result: bool) -> tuple[int, int]:
 
 
 def _lines(files: Mapping[str, SourceFile], path: str, start: int, end: int) -> str:
-    """" (lines a-b)" of the dead code; in a notebook, lines of the cell named just before."""
+    """The dead code's lines, ' (lines a-b)'; in a notebook, lines of the cell the message has just named."""
     file = files.get(path)
     first, last = (file.cell_position(start), file.cell_position(end)) if file is not None else (None, None)
     if first is not None and last is not None:
