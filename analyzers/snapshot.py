@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -232,7 +233,16 @@ def read_file(rel: str, path: Path) -> SourceFile:
     limit = MAX_NOTEBOOK_BYTES if rel.endswith(".ipynb") else MAX_FILE_BYTES
     if st.st_size > limit:
         raise ValueError(f"file too large ({st.st_size} bytes, limit {limit})")
-    with path.open("rb") as handle:
+    # O_NOFOLLOW: a file swapped for a link after the lstat above is refused, not followed out of the tree.
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise ValueError("symbolic link (not followed)") from err
+        raise
+    with open(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
         data = handle.read(limit + 1)
     text = _decode(data)
     if rel.endswith(".ipynb"):

@@ -225,3 +225,22 @@ def test_a_named_pipe_is_an_error_and_never_read(tmp_path: Path, make_repo) -> N
     report = _scan(root)
     assert [(e.path, e.message) for e in report.errors] == [("pipe.py", "not a regular file")]
     assert [f.location.path for f in report.findings] == ["requirements.txt"]
+
+
+def test_a_file_swapped_for_a_link_after_its_check_is_not_followed(tmp_path: Path) -> None:
+    """The lstat check and the open are two steps: a file replaced by a link between them is refused at the open."""
+    from paydown.analyzers.snapshot import read_file
+
+    outside = tmp_path / "outside.py"
+    outside.write_text("SECRET = 1\n")
+    root = tmp_path / "repo"
+    root.mkdir()
+    regular = os.lstat(outside)
+
+    class SwappedPath(type(root)):  # lstat still sees the regular file that was there when it was checked
+        def lstat(self) -> os.stat_result:
+            return regular
+
+    (root / "a.py").symlink_to(outside)
+    with pytest.raises(ValueError, match="symbolic link"):
+        read_file("a.py", SwappedPath(root / "a.py"))
