@@ -170,6 +170,8 @@ class Finding:
             "column": self.location.column,
             "end_line": self.location.end_line,
             **({"cell": self.location.cell} if self.location.cell is not None else {}),
+            **({"file_line": self.location.file_line} if self.location.cell is not None and self.location.file_line
+               else {}),
             "symbol": self.symbol,
             "fingerprint": self.fingerprint,
             "impact": self.impact.to_dict(),

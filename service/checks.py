@@ -12,7 +12,7 @@ from paydown.analyzers.config import Config
 from paydown.analyzers.finding import Priority
 from paydown.templating import render
 
-from . import models
+from . import diffs, models
 from .github import Annotation, InstallationClient
 from .review_text import _finding_context, _Links, _render, _rule_context, hours
 
@@ -50,8 +50,7 @@ def _level(finding: dict[str, Any], config: Config) -> str:
 def _annotations(new: Sequence[dict[str, Any]], config: Config) -> list[Annotation]:
     notes = []
     for finding in new:
-        # A notebook finding's line counts inside its cell; the .ipynb file's own lines are JSON.
-        line = 1 if "cell" in finding else max(int(finding["line"]), 1)
+        line = max(diffs.file_line(finding), 1)  # a notebook's: the .ipynb line holding the cell's line
         rule = _rule_context(finding["rule"])
         message = render("review/annotation.txt.j2", f=finding, rule=rule, hours=hours,
                          impact=finding.get("impact") or {}).strip()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .github import PullFile
 
@@ -116,3 +117,11 @@ def touches_span(patch: str | None, start: int, end: int) -> bool:
         if line.op == "+" and start <= line.old < end:
             return True
     return False
+
+
+def file_line(location: dict[str, Any]) -> int:
+    """The line of the file as GitHub shows it (and diffs it): a notebook location's `line` counts inside its
+    cell, so its .ipynb line is `file_line` (0 when unknown, from reports made before notebooks carried it)."""
+    if "cell" in location:
+        return int(location.get("file_line") or 0)
+    return int(location["line"])

@@ -210,15 +210,18 @@ def _plan(found: Classification, twins: list[_Planned], files: Sequence[PullFile
 def _anchor(finding: dict[str, Any], added: dict[str, set[int]]) -> tuple[int, str, int] | None:
     """Where a new finding's comment goes: its line when the pull request adds it. A clone group made new by
     an added copy goes on the first added line of that copy (the primary copy may be old code)."""
-    if "cell" in finding:
-        return None  # a notebook's lines are cell lines, never the .ipynb diff's
-    if finding["line"] in added.get(finding["path"], ()):
-        return 0, finding["path"], finding["line"]
+    line = diffs.file_line(finding)
+    if line and line in added.get(finding["path"], ()):
+        return 0, finding["path"], line
     if finding["rule"] not in CLONE_RULES:
         return None
     for at, loc in enumerate(finding.get("locations") or []):
-        lines = sorted(added.get(loc["path"], set()) & set(range(loc["line"], loc.get("end_line", loc["line"]) + 1)))
-        if lines and "cell" not in loc:
+        first = diffs.file_line(loc)
+        if not first:
+            continue
+        last = first + max(loc.get("end_line", loc["line"]) - loc["line"], 0)
+        lines = sorted(added.get(loc["path"], set()) & set(range(first, last + 1)))
+        if lines:
             return at, loc["path"], lines[0]
     return None
 

@@ -133,6 +133,11 @@ def test_cell_numbers_count_markdown_and_raw_cells_in_text_and_json(located: Pat
     (finding,) = [f for f in json.loads(capsys.readouterr().out)["findings"] if f["rule"] == "PD101"]
     assert (finding["path"], finding["cell"], finding["line"]) == ("nb.ipynb", 4, 2)
     assert [(loc["cell"], loc["line"]) for loc in finding["locations"]] == [(4, 2), (6, 2)]
+    # The .ipynb line holding it, which the service comments and annotates on (GitHub shows the file as text).
+    text = (located / "nb.ipynb").read_text(encoding="utf-8")
+    held = json.loads(text.splitlines()[finding["file_line"] - 1].strip().rstrip(","))
+    assert held == json.loads(text)["cells"][3]["source"][1]
+    assert finding["file_line"] == finding["locations"][0]["file_line"]
 
     main(["scan", str(located), "--no-cache", "-j", "1"])
     text = capsys.readouterr().out

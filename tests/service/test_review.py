@@ -258,6 +258,17 @@ def test_notebook_findings_and_other_peoples_markers() -> None:
     assert plan.comments == [] and plan.outside_diff == [cell]  # cell lines are not the .ipynb's lines
     (note,) = checks._annotations([cell], Config())
     assert (note.start_line, note.message.split(":")[0]) == (1, "Cell 3, line 2")
+    # A report that knows the .ipynb line of the cell's line: the comment and the annotation go there.
+    placed = {**cell, "file_line": 2}
+    plan = review._plan(review.Classification(new=[placed], fixed=[], unchanged=[]), [], files, review._Known(),
+                        set(), 20, LINKS)
+    assert [(c.draft.path, c.draft.line) for c in plan.comments] == [("train.ipynb", 2)]
+    (note,) = checks._annotations([placed], Config())
+    assert (note.start_line, note.message.split(":")[0]) == (2, "Cell 3, line 2")
+    elsewhere = {**cell, "file_line": 3}  # a context line of the diff, not an added one
+    plan = review._plan(review.Classification(new=[elsewhere], fixed=[], unchanged=[]), [], files, review._Known(),
+                        set(), 20, LINKS)
+    assert plan.comments == [] and plan.outside_diff == [elsewhere]
     spoof = ReviewCommentRecord(1, "a.py", 1, "RIGHT", "<!-- paydown:finding=nb -->", "alice", None, "s")
     mine = ReviewCommentRecord(2, "a.py", 1, "RIGHT", "x\n<!-- paydown:finding=nb -->", "paydown[bot]", None, "s")
     known = review._Known()
