@@ -105,8 +105,10 @@ def login_callback() -> Any:
     return redirect(target)
 
 
-@bp.route("/logout", methods=["GET", "POST"])
+@bp.post("/logout")
 def logout() -> Any:
+    """POST only: with GET another site could sign a viewer out through an image; a cross-site POST carries no
+    SameSite=Lax cookie."""
     _end_session()
     return redirect(url_for("web.repositories"))
 

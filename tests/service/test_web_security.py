@@ -276,3 +276,14 @@ def _web_session_model() -> Any:
     from paydown.service.models import WebSession
 
     return WebSession
+
+
+def test_sign_out_takes_a_post_only(login_app: Any, fake_github: Any) -> None:
+    """A GET (an image or a link on another site) cannot sign a viewer out."""
+    client = login_app.test_client()
+    log_in(client, fake_github)
+    assert client.get("/logout").status_code == 405
+    assert client.get("/repos/octo-org/widgets").status_code == 200
+    assert len(web_session_rows(login_app)) == 1
+    assert client.post("/logout").status_code == 302
+    assert web_session_rows(login_app) == []
