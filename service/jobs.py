@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
+from redis.client import Pipeline
 from rq import Callback, Retry, get_current_job
 from rq.job import Job
 
@@ -26,7 +27,7 @@ from . import scanning
 from . import store as db
 from .github import TRANSIENT_ERRORS, GitHubApp, GitHubError, InstallationClient
 from .logs import fields
-from .queue import KEY_PREFIX, Queues, connect, queues_for
+from .queue import KEY_PREFIX, Queues, connect, job_is_live, queues_for
 from .settings import Settings
 
 log = logging.getLogger("paydown.jobs")
@@ -62,39 +63,101 @@ def _pending_key(key: str) -> str:
     return f"{KEY_PREFIX}pending:{key}"
 
 
+class AlreadyQueued(Exception):
+    """`enqueue_once` found its `once` key: this work was queued before."""
+
+
+ENQUEUE_ATTEMPTS = 10  # a transaction runs again when a key it read changed meanwhile (another intake, a job start)
+LATEST_SECONDS = 7 * 24 * 3600
+
+
 def enqueue(queues: Queues, request: JobRequest, *, delivery_id: str, settings: Settings | None = None) -> str | None:
-    """Queue the request, or fold it into the job already waiting for the same key. Returns the new job's id,
-    or None when it coalesced. Raises redis.RedisError when Redis is down (the webhook answers 503)."""
+    """Queue the request, or fold it into the live job already waiting for the same key. Returns the new job's id,
+    or None when it coalesced. Raises redis.RedisError when Redis fails (then nothing was written)."""
+    return enqueue_once(queues, [request], delivery_id=delivery_id, settings=settings)[0]
+
+
+def enqueue_once(queues: Queues, requests: list[JobRequest], *, delivery_id: str, settings: Settings | None = None,
+                 once: str | None = None, once_seconds: int = 0) -> list[str | None]:
+    """Queue each request, or fold it into the live job already waiting for its key, in one Redis transaction
+    with the newest arguments, the pending markers and, with `once`, a key saying this work is queued.
+
+    All of it is written or none of it: a failure leaves no pending marker without its job and no `once` key
+    without its jobs, so GitHub's redelivery is queued and the repository's next push is not folded into nothing.
+    A marker naming a job that is over or gone counts as absent. Returns each request's new job id (None: it
+    coalesced); raises AlreadyQueued when `once` exists, and redis.RedisError when Redis fails.
+    """
+    with queues.connection.pipeline() as pipe:
+        for _ in range(ENQUEUE_ATTEMPTS):
+            try:
+                return _enqueue_watched(pipe, queues, requests, delivery_id, settings, once, once_seconds)
+            except redis.WatchError:
+                continue
+    raise redis.WatchError(f"pending markers kept changing during {ENQUEUE_ATTEMPTS} attempts to enqueue")
+
+
+def _enqueue_watched(pipe: Pipeline, queues: Queues, requests: list[JobRequest], delivery_id: str,
+                     settings: Settings | None, once: str | None, once_seconds: int) -> list[str | None]:
+    markers = list(dict.fromkeys(_pending_key(request.key) for request in requests))
+    pipe.watch(*markers, *([once] if once else []))  # any change to these before EXEC makes the transaction retry
+    if once is not None and pipe.exists(once):
+        raise AlreadyQueued(once)
+    waiting = {marker: _live_job(pipe, marker) for marker in markers}
+    pipe.multi()
+    job_ids: list[str | None] = []
+    for request in requests:
+        marker = _pending_key(request.key)
+        pipe.set(_latest_key(request.key), json.dumps(request.kwargs), ex=LATEST_SECONDS)
+        if waiting[marker] is not None:
+            job_ids.append(None)
+            continue
+        job_id = waiting[marker] = f"{request.kind}-{uuid.uuid4().hex}"
+        _add_job(pipe, queues, request, job_id, delivery_id, settings)
+        job_ids.append(job_id)
+    if once is not None:
+        pipe.set(once, "queued", ex=once_seconds)
+    pipe.execute()
+    for request, job_id in zip(requests, job_ids, strict=True):
+        if job_id is None:
+            log.info("coalesced", extra=fields(key=request.key, delivery=delivery_id))
+    return job_ids
+
+
+def _live_job(pipe: Pipeline, marker: str) -> str | None:
+    """The job a pending marker names, when it still waits or runs; None for no marker or a stale one."""
+    raw = pipe.get(marker)
+    if raw is None:
+        return None
+    job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+    if job_is_live(pipe, job_id):
+        return job_id
+    log.info("pending marker names a job that is over; queueing anew", extra=fields(marker=marker, job=job_id))
+    return None
+
+
+def _add_job(pipe: Pipeline, queues: Queues, request: JobRequest, job_id: str, delivery_id: str,
+             settings: Settings | None) -> None:
     queue_name, function = JOB_KINDS[request.kind]
     timeout = (settings.job_timeout_seconds if settings else 1800)
     retry = Retry(max=len(settings.retry_intervals), interval=list(settings.retry_intervals)) if settings \
         else Retry(max=3, interval=[10, 60, 300])
-    conn = queues.connection
-    job_id = f"{request.kind}-{uuid.uuid4().hex}"
-    # Newest arguments first, then the pending marker: a job that starts in between reads these arguments.
-    conn.set(_latest_key(request.key), json.dumps(request.kwargs), ex=7 * 24 * 3600)
-    if not conn.set(_pending_key(request.key), job_id, nx=True, ex=2 * timeout + 600):
-        log.info("coalesced", extra=fields(key=request.key, delivery=delivery_id))
-        return None
-    try:
-        queues.by_name(queue_name).enqueue_call(
-            f"paydown.service.jobs.{function}",
-            kwargs={"key": request.key, **request.kwargs},
-            job_id=job_id,
-            timeout=timeout,
-            retry=retry,
-            on_failure=Callback(record_failure),
-            meta={"delivery_id": delivery_id, "kind": request.kind, "key": request.key},
-            failure_ttl=30 * 24 * 3600,
-        )
-    except Exception:
-        conn.delete(_pending_key(request.key))
-        raise
-    return job_id
+    pipe.set(_pending_key(request.key), job_id, ex=2 * timeout + 600)
+    queues.by_name(queue_name).enqueue_call(
+        f"paydown.service.jobs.{function}",
+        kwargs={"key": request.key, **request.kwargs},
+        job_id=job_id,
+        timeout=timeout,
+        retry=retry,
+        on_failure=Callback(record_failure),
+        meta={"delivery_id": delivery_id, "kind": request.kind, "key": request.key},
+        failure_ttl=30 * 24 * 3600,
+        pipeline=pipe,
+    )
 
 
 def _take_latest(key: str, given: dict[str, Any]) -> dict[str, Any]:
-    """Clear this key's pending marker, then read the newest arguments for it (see `enqueue` for the order)."""
+    """Clear this key's pending marker, then read the newest arguments for it. An intake folding arguments into this
+    job watches the marker, so one whose transaction ends after the marker is gone queues a job of its own."""
     conn = context().redis
     conn.delete(_pending_key(key))
     raw = conn.get(_latest_key(key))

@@ -12,6 +12,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from rq import Queue
+from rq.job import Job, JobStatus
 
 from .settings import Settings
 
@@ -98,3 +99,20 @@ def init_app(app: Flask, queues: Queues) -> None:
 
 def get_queues(app: Flask) -> Queues:
     return app.extensions["paydown.queues"]
+
+
+# ---------------------------------------------------------------- jobs' liveness
+
+ENDED_STATUSES = frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED})
+
+
+def job_status(conn: redis.Redis, job_id: str) -> str | None:
+    """The RQ status of a job in one read (usable in a pipeline that watches keys), None when there is no such job."""
+    raw = conn.hget(Job.key_for(job_id), "status")
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def job_is_live(conn: redis.Redis, job_id: str) -> bool:
+    """True while the job waits or runs: it exists and has not failed, finished, been stopped or canceled."""
+    status = job_status(conn, job_id)
+    return status is not None and status not in ENDED_STATUSES

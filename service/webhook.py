@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import store as db
-from .jobs import JobRequest, enqueue
+from .jobs import AlreadyQueued, JobRequest, enqueue_once
 from .logs import fields
 from .queue import KEY_PREFIX, get_queues
 from .settings import Settings
@@ -28,7 +28,6 @@ log = logging.getLogger("paydown.webhook")
 bp = Blueprint("webhook", __name__)
 
 SETTINGS_KEY = "PAYDOWN_SETTINGS"  # app.config, set by the factory
-CLAIM_SECONDS = 300  # long enough for one intake; a crashed one frees the id for GitHub's redelivery
 SEEN_SECONDS = 7 * 24 * 3600
 READ_CHUNK = 64 * 1024
 CHECK_NAME = "paydown"  # the check run checks.py creates (checks.CHECK_NAME; a test keeps them equal)
@@ -408,55 +407,40 @@ def _intake(event: Event, settings: Settings) -> Response:
 
 
 def _enqueue_once(event: Event, requests: list[JobRequest], settings: Settings, meta: dict[str, Any]) -> Response:
+    """Queue the delivery's jobs unless it was queued before. The delivery's claim is written in one Redis
+    transaction with its jobs and pending markers, so an intake that fails at any step leaves nothing behind:
+    GitHub's redelivery is queued, and the repository's next push is not folded into a job that does not exist."""
     queues = get_queues(current_app)
     claim = f"{KEY_PREFIX}delivery:{event.delivery_id}"
     try:
-        if not queues.connection.set(claim, "claimed", nx=True, ex=CLAIM_SECONDS):
-            log.info("webhook delivery already taken", extra=fields(meta))
-            return _answer(202, "duplicate")
-    except redis.RedisError:
-        log.error("webhook intake failed: Redis is unavailable", extra=fields(meta))
-        return _answer(503, "unavailable")
-    store = db.get_store(current_app)
-    try:
-        with store.session(readonly=True) as session:
+        with db.get_store(current_app).session(readonly=True) as session:
             seen = db.delivery_seen(session, event.delivery_id)
         if seen:
-            _keep(queues.connection, claim)
             log.info("webhook delivery already recorded", extra=fields(meta))
             return _answer(202, "duplicate")
-        job_ids = [enqueue(queues, job, delivery_id=event.delivery_id, settings=settings) for job in requests]
+        job_ids = enqueue_once(queues, requests, delivery_id=event.delivery_id, settings=settings, once=claim,
+                               once_seconds=SEEN_SECONDS)
+    except AlreadyQueued:
+        log.info("webhook delivery already taken", extra=fields(meta))
+        return _answer(202, "duplicate")
     except (redis.RedisError, SQLAlchemyError) as err:
-        _release(queues.connection, claim)
         log.error("webhook intake failed", extra=fields(meta, error=type(err).__name__))
         return _answer(503, "unavailable")
+    except Exception:
+        log.exception("webhook intake failed unexpectedly", extra=fields(meta))
+        return _answer(500, "error")
     queued = [job_id for job_id in job_ids if job_id is not None]
     _record(event, queued, meta)
-    _keep(queues.connection, claim)
     log.info("webhook delivery queued", extra=fields(meta, jobs=queued, coalesced=len(job_ids) - len(queued)))
     return _answer(202, "queued", queued=queued, coalesced=len(job_ids) - len(queued))
 
 
 def _record(event: Event, job_ids: list[str], meta: dict[str, Any]) -> None:
     """The delivery row, after its jobs are queued; if the database fails now the work is still queued, and the
-    Redis claim keeps a redelivery from queueing it twice."""
+    Redis claim written with the jobs keeps a redelivery from queueing it twice."""
     try:
         with db.get_store(current_app).session() as session:
             db.record_delivery(session, event.delivery_id, event=event.name, action=event.action,
                                installation_id=meta["installation"], repository=meta["repository"], job_ids=job_ids)
     except SQLAlchemyError:
         log.exception("webhook delivery queued but not recorded", extra=fields(meta))
-
-
-def _keep(conn: redis.Redis, claim: str) -> None:
-    try:
-        conn.set(claim, "done", ex=SEEN_SECONDS)
-    except redis.RedisError:
-        log.warning("could not extend a webhook delivery claim", extra=fields(claim=claim))
-
-
-def _release(conn: redis.Redis, claim: str) -> None:
-    try:
-        conn.delete(claim)
-    except redis.RedisError:
-        log.warning("could not release a webhook delivery claim", extra=fields(claim=claim))

@@ -495,7 +495,7 @@ def test_a_failed_enqueue_releases_the_claim(hook_client: Any, queues: Queues, s
     def broken(*args: Any, **kwargs: Any) -> str:
         raise redis.ConnectionError("lost the connection")
 
-    monkeypatch.setattr(webhook, "enqueue", broken)
+    monkeypatch.setattr(webhook, "enqueue_once", broken)
     assert post(hook_client, "pull_request", body, delivery="d-retry").status_code == 503
     assert queues.connection.get("paydown:delivery:d-retry") is None
     monkeypatch.undo()
