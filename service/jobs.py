@@ -14,7 +14,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from . import scanning
 from . import store as db
 from .github import TRANSIENT_ERRORS, GitHubApp, GitHubError, InstallationClient
 from .logs import fields
-from .queue import KEY_PREFIX, Queues, connect, job_is_live, queues_for
+from .queue import KEY_PREFIX, JobLock, Queues, connect, job_is_live, queues_for, release_owned
 from .settings import Settings
 
 log = logging.getLogger("paydown.jobs")
@@ -217,15 +217,32 @@ def reset_context() -> None:
 
 @contextmanager
 def repository_lock(name: str, timeout: float) -> Iterator[None]:
-    """Two syncs of one repository never run at once (the backlog and review writes would race)."""
-    lock = context().redis.lock(f"{KEY_PREFIX}lock:{name}", timeout=timeout, blocking_timeout=timeout)
-    if not lock.acquire():
-        raise TimeoutError(f"another job holds {name} for longer than {timeout:.0f} s")
-    try:
+    """Two syncs of one repository never run at once (the backlog and review writes would race). The lock belongs
+    to the running job: if its work horse is killed, the retry or the next job takes it over (see JobLock)."""
+    job = get_current_job()
+    with JobLock(context().redis, name, owner=job.id if job is not None else None).held(wait=timeout):
         yield
-    finally:
-        with suppress(redis.exceptions.LockError):  # expired while we worked: the next job takes it
-            lock.release()
+
+
+def _sync_lock(repository: str) -> str:
+    return repository
+
+
+def _review_lock(repository: str, pull_number: int) -> str:
+    return f"{repository}#{pull_number}"
+
+
+def _release_locks(connection: redis.Redis, job: Job, kwargs: dict[str, Any]) -> None:
+    repository = kwargs.get("repository")
+    if not isinstance(repository, str):
+        return
+    names = [_sync_lock(repository)]
+    if kwargs.get("pull_number"):
+        names.append(_review_lock(repository, int(kwargs["pull_number"])))
+    try:
+        release_owned(connection, names, job.id)
+    except redis.RedisError:  # they expire on their own within a minute
+        log.warning("could not release a failed job's locks", extra=fields(job=job.id))
 
 
 def _job_meta() -> dict[str, Any]:
@@ -243,12 +260,16 @@ def _permanent(kind: str, repository: str | None, sha: str | None, err: Exceptio
 
 
 def record_failure(job: Job, connection: redis.Redis, exc_type: type, exc: BaseException, tb: Any) -> None:
-    """RQ's failure callback (also for a killed work horse or an abandoned job): keep the reason, and complete
-    a review's check run when no retry is left."""
+    """RQ's failure callback, for a job that raised and for an abandoned job (its whole worker gone): release the
+    locks it held, keep the reason, and complete a review's check run or fail a scan when no retry is left.
+
+    RQ does not call it when only a work horse is killed under a live worker; then the retry (or the next job)
+    takes the lock over at once (JobLock) and fails the scan the killed attempt left (`_note_scanning`)."""
     retrying = bool(job.retries_left)
     kwargs = job.kwargs or {}
     kind = job.meta.get("kind", "?")
     reason = f"{exc_type.__name__}: {exc}" if str(exc) else exc_type.__name__
+    _release_locks(connection, job, kwargs)  # the attempt is over: nothing waits for a lock it held
     ctx = context()
     with ctx.store.session() as session:
         db.record_job_failure(session, job_id=job.id, job_kind=kind, repository=kwargs.get("repository"),
@@ -258,7 +279,7 @@ def record_failure(job: Job, connection: redis.Redis, exc_type: type, exc: BaseE
     if retrying:
         return
     if kind == "scan":
-        _fail_unfinished_scan(ctx, kwargs, reason)
+        _fail_unfinished_scan(ctx, {**kwargs, "sha": _scanned_by(connection, job) or kwargs.get("sha")}, reason)
     if kind != "review":
         return
     try:
@@ -308,7 +329,35 @@ def run_scan(key: str, installation_id: int, repository: str, sha: str, ref: str
     """Scan one commit of a repository's default branch, update the findings' lifecycle and the backlog."""
     args = _take_latest(key, {"installation_id": installation_id, "repository": repository, "sha": sha,
                               "ref": ref, "trigger": trigger})
+    _note_scanning(args["repository"], args["sha"])
     return _guarded("scan", args["repository"], args["sha"], lambda: _scan(**args))
+
+
+def _scanning_key(job_id: str) -> str:
+    return f"{KEY_PREFIX}scanning:{job_id}"
+
+
+def _note_scanning(repository: str, sha: str) -> None:
+    """Keep which commit this attempt of the job scans (in its own key: RQ re-saves a retried job's meta from the
+    worker's copy, which never saw the horse's). When an earlier attempt (its horse killed, or a transient failure)
+    left another commit's scan unfinished and this one scans a newer commit, that scan is failed."""
+    job = get_current_job()
+    if job is None:
+        return
+    conn, key = context().redis, _scanning_key(job.id)
+    earlier = conn.get(key)
+    if earlier and earlier.decode() != sha:
+        _fail_unfinished_scan(context(), {"repository": repository, "sha": earlier.decode()},
+                              db.superseded_reason(sha))
+    conn.set(key, sha, ex=2 * int(job.timeout or 1800) + 600)
+
+
+def _scanned_by(connection: redis.Redis, job: Job) -> str | None:
+    try:
+        raw = connection.get(_scanning_key(job.id))
+    except redis.RedisError:
+        return None
+    return raw.decode() if raw else None
 
 
 def _scan(installation_id: int, repository: str, sha: str, ref: str | None, trigger: str) -> int | None:
@@ -326,6 +375,9 @@ def _scan(installation_id: int, repository: str, sha: str, ref: str | None, trig
         scan = db.scan_by_sha(session, repo.id, sha)
         repo_row = db.repository_by_name(session, repository)
         db.update_lifecycle(session, repo_row, scan)
+        stale = db.supersede_unfinished(session, scan)
+    if stale:
+        log.info("unfinished older scans failed", extra=fields(repository=repository, scans=stale, sha=sha))
     _sync_backlog(ctx, client, repository, scan_id)
     return scan_id
 
@@ -334,7 +386,8 @@ def _sync_backlog(ctx: JobContext, client: InstallationClient, repository: str, 
     from . import backlog
     from .models import Scan
 
-    with repository_lock(repository, ctx.settings.job_timeout_seconds), ctx.store.session() as session:
+    with repository_lock(_sync_lock(repository), ctx.settings.job_timeout_seconds), \
+            ctx.store.session() as session:
         scan = session.get(Scan, scan_id)
         repo = db.repository_by_name(session, repository)
         if repo is None or scan is None or repo.lifecycle_scan_id != scan.id:
@@ -427,7 +480,7 @@ def _review(installation_id: int, repository: str, pull_number: int, head_sha: s
             return _superseded(ctx, client, repo, head_sha)
         from .models import Repository, Scan
 
-        with repository_lock(f"{repository}#{pull_number}", ctx.settings.job_timeout_seconds), \
+        with repository_lock(_review_lock(repository, pull_number), ctx.settings.job_timeout_seconds), \
                 ctx.store.session() as session:
             head, base = session.get(Scan, head_id), session.get(Scan, base_id)
             return review.review_pull_request(session, client, session.get(Repository, repo.id), pull, head, base,

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import atexit
+import logging
+import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,10 +19,13 @@ from redis.retry import Retry
 from rq import Queue
 from rq.job import Job, JobStatus
 
+from .logs import fields
 from .settings import Settings
 
 if TYPE_CHECKING:
     from flask import Flask
+
+log = logging.getLogger("paydown.queue")
 
 # Workers take reviews first: a pull request must not wait behind a full scan of a big repository.
 QUEUE_NAMES = ("reviews", "events", "scans")
@@ -101,7 +109,7 @@ def get_queues(app: Flask) -> Queues:
     return app.extensions["paydown.queues"]
 
 
-# ---------------------------------------------------------------- jobs' liveness
+# ---------------------------------------------------------------- jobs' liveness and the locks they hold
 
 ENDED_STATUSES = frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED})
 
@@ -116,3 +124,98 @@ def job_is_live(conn: redis.Redis, job_id: str) -> bool:
     """True while the job waits or runs: it exists and has not failed, finished, been stopped or canceled."""
     status = job_status(conn, job_id)
     return status is not None and status not in ENDED_STATUSES
+
+
+LOCK_SECONDS = 60.0  # how long a lock outlives a holder that died without releasing it (SIGKILL, the OOM killer)
+LOCK_POLL_SECONDS = 0.1
+_INLINE = "inline"  # the owner of a lock taken outside any RQ job (a job function called directly)
+
+# Each script acts only while the lock still holds the expected value, so nobody ever drops another's lock.
+_REPLACE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) " \
+           "end return false"
+_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+_RELEASE_OWNED = "local held = redis.call('get', KEYS[1]) " \
+                 "if held and string.sub(held, 1, string.len(ARGV[1])) == ARGV[1] then " \
+                 "return redis.call('del', KEYS[1]) end return 0"
+
+
+def lock_key(name: str) -> str:
+    return f"{KEY_PREFIX}lock:{name}"
+
+
+class JobLock:
+    """A Redis lock tied to the RQ job holding it, so a killed job stalls nobody.
+
+    The lock's value names its owner job. It expires `ttl` seconds after its holder stops renewing it (`held()`
+    renews it from a heartbeat thread), and a waiter takes it over at once when its owner is not running: an
+    earlier attempt of the waiter's own job (a job runs once at a time, so that attempt's horse is dead), or a job
+    that has ended or no longer exists. `release_owned` drops the locks of a job RQ reports failed.
+    """
+
+    def __init__(self, conn: redis.Redis, name: str, *, owner: str | None, ttl: float = LOCK_SECONDS) -> None:
+        self.conn, self.name, self.key, self.ttl = conn, name, lock_key(name), ttl
+        self.owner = owner or _INLINE
+        self.token = f"{self.owner}/{uuid.uuid4().hex}"
+
+    def acquire(self, *, wait: float) -> None:
+        """Take the lock, waiting up to `wait` seconds for a running holder; raises TimeoutError after that."""
+        deadline = time.monotonic() + wait
+        while True:
+            if self.conn.set(self.key, self.token, nx=True, px=self._ttl_ms()):
+                return
+            held = self.conn.get(self.key)
+            if held is not None and self._abandoned(held.decode()) and self._replace(held):
+                log.info("lock taken over from a job that stopped", extra=fields(lock=self.name, holder=held.decode()))
+                return
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"another job holds {self.name} for longer than {wait:.0f} s")
+            time.sleep(LOCK_POLL_SECONDS)
+
+    def release(self) -> None:
+        try:
+            self.conn.eval(_RELEASE, 1, self.key, self.token)
+        except redis.RedisError:  # it expires on its own within ttl
+            log.warning("could not release a lock", extra=fields(lock=self.name))
+
+    @contextmanager
+    def held(self, *, wait: float) -> Iterator[None]:
+        """Hold the lock while the block runs, renewing it every third of its TTL."""
+        self.acquire(wait=wait)
+        stop = threading.Event()
+        heartbeat = threading.Thread(target=self._renew_until, args=(stop,), name=f"lock {self.name}", daemon=True)
+        heartbeat.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            heartbeat.join(timeout=5)
+            self.release()
+
+    def _abandoned(self, held: str) -> bool:
+        holder = held.rpartition("/")[0]
+        if holder == _INLINE:
+            return False  # no job to ask: it expires when its holder stops renewing it
+        if holder == self.owner:
+            return True
+        return job_status(self.conn, holder) != JobStatus.STARTED
+
+    def _replace(self, held: bytes) -> bool:
+        return bool(self.conn.eval(_REPLACE, 1, self.key, held, self.token, self._ttl_ms()))
+
+    def _renew_until(self, stop: threading.Event) -> None:
+        while not stop.wait(self.ttl / 3):
+            try:
+                if not self.conn.eval(_RENEW, 1, self.key, self.token, self._ttl_ms()):
+                    log.warning("lock lost while held", extra=fields(lock=self.name))
+                    return
+            except redis.RedisError:
+                log.warning("could not renew a lock", extra=fields(lock=self.name))
+
+    def _ttl_ms(self) -> int:
+        return max(1, int(self.ttl * 1000))
+
+
+def release_owned(conn: redis.Redis, names: list[str], owner: str) -> int:
+    """Drop the locks among `names` that job `owner` holds (its failure callback: the job is over); others stay."""
+    return sum(int(conn.eval(_RELEASE_OWNED, 1, lock_key(name), f"{owner}/")) for name in names)

@@ -43,6 +43,8 @@ from .store_scans import (
     latest_scan,
     scan_by_sha,
     scans_of,
+    supersede_unfinished,
+    superseded_reason,
     update_lifecycle,
 )
 
@@ -55,7 +57,8 @@ __all__ = [
     "close_web_session", "delivery_seen", "fail_scan", "finish_scan", "forget_installation", "forget_repository",
     "get_store", "init_app", "latest_scan", "live_web_session", "local_repository", "open_web_session",
     "record_delivery", "record_job_failure", "remember_viewer_repos", "repository_by_name", "scan_by_sha",
-    "scans_of", "update_lifecycle", "upsert_installation", "upsert_repository",
+    "scans_of", "supersede_unfinished", "superseded_reason", "update_lifecycle", "upsert_installation",
+    "upsert_repository",
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

@@ -107,6 +107,28 @@ def fail_scan(session: Session, scan_id: int, reason: str, *, status: str = "fai
     session.flush()
 
 
+def superseded_reason(sha: str) -> str:
+    return f"superseded by commit {sha[:12]}: its job stopped before this scan finished"
+
+
+def supersede_unfinished(session: Session, scan: Scan) -> list[int]:
+    """Fail the default-branch scans of `scan`'s repository claimed before it that never finished (their work horse
+    was killed, or their job's retry scanned a newer commit), naming the commit that superseded them; their ids.
+
+    Pull-request scans belong to their review job and are left alone. A scan still running somewhere stores its
+    result all the same when it finishes (`finish_scan` does not look at the status).
+    """
+    scan = _attached(session, scan)
+    repo = session.get(Repository, scan.repository_id)
+    rows = session.scalars(select(Scan).where(Scan.repository_id == scan.repository_id, Scan.id < scan.id,
+                                              Scan.status.in_(("running", "queued")),
+                                              Scan.trigger != "pull_request"))
+    stale = [row.id for row in rows if repo is None or _on_default_branch(repo, row)]
+    for scan_id in stale:
+        fail_scan(session, scan_id, superseded_reason(scan.commit_sha))
+    return stale
+
+
 @dataclass(frozen=True)
 class Lifecycle:
     """What a default-branch scan changed, as fingerprints; `open` counts the open findings after it."""
