@@ -53,6 +53,44 @@ UNDOCUMENTED = Rule(
                         "    joblib.dump(model, MODEL)\n",
             "serve.py": "import joblib\n\nimport paths\n\n\ndef load():\n    return joblib.load(paths.MODEL)\n",
         }),
+        Case("own-file-name-written-under-a-configurable-folder", {
+            "data/poems/prepare.py": "import os\nimport pickle\n\nvocab = {}\n"
+                                     "with open(os.path.join(os.path.dirname(__file__), 'vocab.pkl'), 'wb') as f:\n"
+                                     "    pickle.dump(vocab, f)\n",
+            "train.py": "import os\nimport pickle\n\ncorpus = 'poems'\n"
+                        "with open(os.path.join('data', corpus + '_big', 'vocab.pkl'), 'rb') as f:\n"
+                        "    vocab = pickle.load(f)\n",
+        }),
+        Case("credentials-fonts-metadata-server-and-weight-releases", {
+            "auth.py": "import json\nimport pickle\n\n\ndef creds():\n"
+                       "    with open('secrets/client_secret_web.json') as handle:\n        json.load(handle)\n"
+                       "    with open('token.pickle', 'rb') as handle:\n        return pickle.load(handle)\n",
+            "plot.py": "def font():\n    with open('assets/fonts/Inter.ttf', 'rb') as handle:\n"
+                       "        return handle.read()\n",
+            "cloud.py": "import requests\n\n\ndef zone():\n"
+                        "    return requests.get('http://169.254.169.254/latest/meta-data/placement').text\n\n\n"
+                        "def weights():\n"
+                        "    return requests.get('https://api.github.com/repos/acme/detector/releases/latest').json()\n",
+        }),
+        Case("templated-own-output-committed-table-and-rows-it-inserted", {
+            "steps/outliers.py": "import pickle\n\n\ndef run(out, split):\n"
+                                 "    with open(f'{out}/{split}/outliers_{split}.p', 'wb') as handle:\n"
+                                 "        pickle.dump([], handle)\n",
+            "steps/submit.py": "import pickle\n\nimport pandas as pd\n\n"
+                               "with open('preds/outliers_test.p', 'rb') as handle:\n    skip = pickle.load(handle)\n"
+                               "first_level = pd.read_csv('blend_inputs.csv')\n",
+            "results/blend_inputs.csv": "id,p\n1,0.5\n",
+            "seed.py": "def seed(cursor):\n"
+                       "    cursor.executemany('INSERT INTO member (name) VALUES (?)', [('a',), ('b',)])\n"
+                       "    cursor.execute('SELECT id, name FROM member')\n",
+        }),
+        Case("file-name-chosen-at-run-time-weights-archive-and-code-host-api", {
+            "prompts.py": "from pathlib import Path\n\n\ndef prompt(name):\n"
+                          "    return (Path(__file__).parent / name).read_text()\n",
+            "fetch.py": "import requests\n\n\ndef fetch():\n"
+                        "    requests.get('https://files.example.org/team/final_weights.zip')\n"
+                        "    return requests.get('https://api.github.com/repos/acme/app/git/trees/main').json()\n",
+        }),
         Case("path-from-argparse-or-a-parameter", {
             "train.py": "import argparse\n\nimport pandas as pd\n\n\ndef main():\n"
                         "    parser = argparse.ArgumentParser()\n    parser.add_argument('--data')\n"

@@ -239,7 +239,7 @@ def _methods(call: Call, attr: str) -> list[Detected]:
             return [Detected("open", "path", receiver, write=attr.startswith("write"))]
     if attr in {"open", "cat", "cat_file", "get", "download", "put", "upload"}:
         return _file_system(call, attr, dotted_name(func.value))
-    if attr in {"execute", "exec_driver_sql"}:
+    if attr in {"execute", "exec_driver_sql", "executemany", "executescript"}:
         value = call.value(0, "statement", "sql", "operation", "query")
         return [Detected("sql", "sql", value)] if value and not _leading_hole(value) else []
     if attr == "load_model":

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import hashlib
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,23 @@ _SYSTEM_TABLES = ("pg_", "information_schema", "sqlite_", "sys.", "mysql.", "per
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "[::1]"})
 _MEDIA_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".svg", ".ico", ".webp", ".mp4", ".mp3"})
 _BRANCHES = frozenset({"main", "master", "head", "develop"})
+# Credentials are configuration a person provisions, not data a model learns from.
+_SECRET_WORDS = frozenset({"credentials", "credential", "secret", "secrets", "token", "apikey", "netrc", "kaggle",
+                           "id_rsa", "passwd", "password", "passwords"})
+_SECRET_HOLDERS = frozenset({"", ".json", ".pickle", ".pkl", ".txt", ".yaml", ".yml", ".toml", ".ini", ".cfg",
+                             ".env", ".conf"})
+_SECRET_SUFFIXES = frozenset({".pem", ".key", ".p12", ".pfx", ".crt", ".cer", ".jks", ".keystore"})
+_FONT_SUFFIXES = frozenset({".ttf", ".otf", ".woff", ".woff2", ".eot", ".ttc", ".fon"})
+_ASSET_FOLDERS = frozenset({"static", "assets", "asset", "fonts", "font", "icons", "icon", "templates", "ui",
+                            "css", "js"})
+# Instance metadata services answer "who am I" questions about the machine, not data.
+_METADATA_HOSTS = frozenset({"169.254.169.254", "169.254.170.2", "metadata.google.internal", "metadata",
+                             "fd00:ec2::254", "[fd00:ec2::254]", "100.100.100.200"})
+_CODE_HOST_APIS = frozenset({"api.github.com", "api.bitbucket.org"})
+_WEIGHT_WORDS = frozenset({"weights", "weight", "checkpoint", "checkpoints", "ckpt", "pretrained", "pretrain"})
+_WEIGHT_SUFFIXES = frozenset({".pt", ".pth", ".bin", ".ckpt", ".h5", ".hdf5", ".onnx", ".safetensors", ".pb",
+                              ".tflite", ".pkl", ".joblib", ".model", ".params", ".weights", ".npz", ".zip",
+                              ".tar", ".gz", ".tgz"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +190,11 @@ def _sources_of(access: Access, value: Value) -> Iterator[tuple[str, str, str, b
     if access.kind == "dataset":
         return iter(((f"hf://datasets/{render(value)}", f"hf://datasets/{render(value, _hole_pattern)}",
                       "dataset", False),))
-    uri = normalize(render(value))
-    return iter(((uri, normalize(render(value, _hole_pattern)), access.kind, False),))
+    uri, pattern = normalize(render(value)), normalize(render(value, _hole_pattern))
+    last = pattern.rsplit("/", 1)[-1]
+    if access.kind == "path" and "*" in last and not last.strip("*"):
+        return None  # `<folder>/{name}`: which file is read is decided at run time, so nothing is named
+    return iter(((uri, pattern, access.kind, False),))
 
 
 def _authority_known(value: Value) -> bool:
@@ -191,16 +213,57 @@ def _suffix(uri: str) -> str:
     return name[name.rfind("."):] if "." in name else ""
 
 
+def _is_secret(name: str) -> bool:
+    """A credentials file: `credentials.json`, `token.pickle`, `client_secret_x.json`, `kaggle.json`, `.netrc`,
+    a key or certificate. A word alone (`tokens.npy`, `secret_sauce.csv`) is not enough: the holder must be a
+    configuration format."""
+    if _suffix(name) in _SECRET_SUFFIXES or name in {".netrc", ".env", ".pgpass"}:
+        return True
+    if _suffix(name) not in _SECRET_HOLDERS:
+        return False
+    words = set(name.split(".", 1)[0].replace("-", "_").split("_"))
+    return bool(words & _SECRET_WORDS) or "client_secret" in name or "service_account" in name.replace("-", "_")
+
+
+def _is_ui_asset(uri: str) -> bool:
+    """Fonts anywhere; images and styles kept in a static/assets/fonts/icons folder."""
+    suffix = _suffix(uri)
+    if suffix in _FONT_SUFFIXES:
+        return True
+    folders = {part.lower() for part in uri.split("/")[:-1]}
+    return bool(folders & _ASSET_FOLDERS) and suffix in _MEDIA_SUFFIXES | {".css", ".js", ".html"}
+
+
+def _is_service_endpoint(uri: str) -> bool:
+    """A local service, a cloud metadata server, or a code-hosting release API (queried for pretrained weights:
+    a model artifact the repository pins by release, not a data set)."""
+    authority = uri.split("://", 1)[-1].split("/", 1)[0]
+    host = authority.rsplit(":", 1)[0].lower() if not authority.startswith("[") else authority.lower()
+    if host in _LOCAL_HOSTS or host in _METADATA_HOSTS:
+        return True
+    path = "/" + uri.split("://", 1)[-1].split("/", 1)[-1].split("?", 1)[0]
+    if host in _CODE_HOST_APIS:
+        return True  # repository metadata (trees, releases, pull requests), not data a model reads
+    name = path.rsplit("/", 1)[-1].lower()
+    if _suffix(name) in _WEIGHT_SUFFIXES and _words(name.rsplit(".", 1)[0]) & _WEIGHT_WORDS:
+        return True  # a released checkpoint (`abba_weights.zip`, `resnet_pretrained.pth`): a model, not data
+    return "/releases/download/" in path and _suffix(uri) in _WEIGHT_SUFFIXES - {".zip", ".tar", ".gz", ".tgz"}
+
+
 def _not_data(uri: str, kind: str, family: str) -> bool:
-    """System files and catalogs, local services, media, and the repository's own text and config files."""
+    """System files and catalogs, local services and metadata servers, release APIs, media, fonts and UI assets,
+    credentials, and the repository's own text and config files."""
     if uri.startswith(_SYSTEM_PREFIXES) or (kind == "table" and uri.lower().startswith(_SYSTEM_TABLES)):
         return True
     if kind == "url":
-        host = uri.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].lower()
-        return host in _LOCAL_HOSTS or _suffix(uri) in _MEDIA_SUFFIXES
+        return _is_service_endpoint(uri) or _suffix(uri) in _MEDIA_SUFFIXES | _FONT_SUFFIXES
+    if kind != "path":
+        return False
+    name = uri.split("?", 1)[0].rsplit("/", 1)[-1].lower()
+    if _is_secret(name) or _is_ui_asset(uri):
+        return True
     if family != "open":
         return False
-    name = uri.rsplit("/", 1)[-1].lower()
     return _suffix(uri) in _NOT_DATA_SUFFIXES or name.startswith(_NOT_DATA_STEMS)
 
 
@@ -233,7 +296,9 @@ class _Judge:
         self.inventory = Inventory(problems=list(self.declarations.problems))
         self.sources: dict[str, Source] = {}
         self.writes: list[str] = []
+        self.written_names: set[str] = set()  # file names the repository writes, wherever its paths point
         self._ignored = self._gitignore()
+        self._tails: set[str] | None = None
 
     def _gitignore(self) -> pathspec.PathSpec | None:
         try:
@@ -248,6 +313,7 @@ class _Judge:
                 continue
             for access in facts.writes:
                 value = self.index.resolve(access.value)
+                self.written_names.update(_file_name(value, access.kind))
                 for uri, pattern, _kind, _star in _sources_of(access, value) or ():
                     if pattern.lstrip("*/.") and uri:
                         self.writes.append(pattern)
@@ -292,12 +358,24 @@ class _Judge:
         if declared is not None:
             source.declaration = declared
             source.status = "declared" if declared.has_owner else "placeholder"
-        elif any(self._written(source.pattern, write) for write in self.writes):
+        elif any(self._written(source.pattern, write) for write in self.writes) or self._same_file_written(source):
             source.status = "internal"
         elif source.kind == "path" and _is_fixture(source.pattern):
             source.status = "fixture"
         elif source.kind == "path" and self._checked_in(source, source.sites[0].path):
             source.status = "checked-in"
+
+    def _same_file_written(self, source: Source) -> bool:
+        """A local file whose name the repository writes somewhere: the folder differs only by a configurable
+        part (`data/<dataset>/meta.pkl` read, `data/shakespeare/meta.pkl` written), so it is the repository's
+        own artifact, not upstream data."""
+        if source.kind != "path" or "://" in source.uri:
+            return False
+        name = source.pattern.rsplit("/", 1)[-1]
+        if "*" in name:
+            return False
+        return name in self.written_names or any(
+            "*" in written and fnmatch.fnmatchcase(name, written) for written in self.written_names)
 
     @staticmethod
     def _written(read: str, write: str) -> bool:
@@ -316,7 +394,16 @@ class _Judge:
                 continue
             if (self.root / candidate).exists():
                 return True
-        return False
+        return self._committed_elsewhere(source.uri)
+
+    def _committed_elsewhere(self, uri: str) -> bool:
+        """A relative path that names a committed file by its tail (`probs.csv` for `submissions/probs.csv`): the
+        script is run from that file's folder, so it reads a file versioned with the code."""
+        if uri.startswith("../") or not uri.strip("./"):
+            return False
+        if self._tails is None:
+            self._tails = _file_tails(self.root, self._ignored)
+        return uri.lower() in self._tails
 
     def run(self) -> Inventory:
         self.collect_writes()
@@ -326,6 +413,42 @@ class _Judge:
         self.inventory.sources = sorted(self.sources.values(), key=lambda s: (s.sites[0].path, s.sites[0].line,
                                                                               s.uri))
         return self.inventory
+
+
+def _file_name(value: Value, kind: str) -> set[str]:
+    """The file name a written path ends with (`meta.pkl`, or `oob_*.p` when part of it is a field), even when
+    its folder is a parameter; a name with no literal stem (`*.p`) says nothing and is left out."""
+    last = value[-1] if value else None
+    if kind != "path" or not isinstance(last, str) or "://" in last:
+        return set()
+    name = render(value, _hole_pattern).rsplit("/", 1)[-1]
+    stem, dot, suffix = name.rpartition(".")
+    literal = stem.replace("*", "").strip("_-. ")
+    return {name} if dot and len(literal) >= 3 and suffix.isalnum() else set()
+
+
+_MAX_TAILS = 200_000
+
+
+def _file_tails(root: Path, ignored: pathspec.PathSpec | None) -> set[str]:
+    """Every trailing part of every committed-looking file path (`a/b/c.csv` gives `c.csv` and `b/c.csv`),
+    lower-cased; hidden folders and ignored files are left out, and the walk is capped."""
+    tails: set[str] = set()
+    count = 0
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [d for d in subfolders if not d.startswith(".") and d != "node_modules"]
+        relative = os.path.relpath(folder, root)
+        parts = [] if relative == "." else relative.replace(os.sep, "/").split("/")
+        for name in names:
+            path = "/".join([*parts, name])
+            if ignored is not None and ignored.match_file(path):
+                continue
+            pieces = [*parts, name]
+            tails.update("/".join(pieces[start:]).lower() for start in range(len(pieces)))
+            count += 1
+            if count > _MAX_TAILS:
+                return tails
+    return tails
 
 
 def _is_fixture(pattern: str) -> bool:
