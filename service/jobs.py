@@ -288,6 +288,21 @@ def record_failure(job: Job, connection: redis.Redis, exc_type: type, exc: BaseE
         log.exception("could not complete the check run of a failed review")
 
 
+class WorkHorseKilled(Exception):
+    """The process running a job died from a signal (the OOM killer, SIGKILL) or exited without finishing it."""
+
+
+def horse_killed(job: Job, pid: int, status: int, rusage: Any) -> None:
+    """RQ's handler for a work horse that died under a live worker, where RQ runs no failure callback: the same
+    bookkeeping as a failure (locks released, the reason kept, the scan failed when no retry is left)."""
+    how = (f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+           else f"exited with status {os.WEXITSTATUS(status)}" if os.WIFEXITED(status) else f"ended ({status})")
+    try:
+        record_failure(job, job.connection, WorkHorseKilled, WorkHorseKilled(f"the job's process was {how}"), None)
+    except Exception:  # RQ calls this in the worker itself, unguarded: a raise here would end the worker
+        log.exception("could not record a killed job", extra=fields(job=job.id))
+
+
 def _fail_unfinished_scan(ctx: JobContext, kwargs: dict[str, Any], reason: str) -> None:
     """A scan job out of retries (timed out, its worker killed): its scan says why instead of "running"."""
     with ctx.store.session() as session:

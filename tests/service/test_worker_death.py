@@ -19,8 +19,10 @@ from typing import Any
 
 import pytest
 from rq.job import Job, JobStatus
+from sqlalchemy import select
 
 from paydown.service import jobs
+from paydown.service.models import JobFailure
 from paydown.service.queue import JobLock
 
 from .test_end_to_end import FILES, INSTALLATION_ID, REPO, deliver, git, installation_created, push, scans
@@ -117,6 +119,9 @@ def test_a_horse_killed_holding_the_repository_lock_does_not_stall_the_retry(
     titles = [issue.title for issue in fake_github.issue_list(REPO)]
     assert any(title.startswith("Technical debt dashboard") for title in titles), titles
     assert [scan.status for scan in scans(job_context.store)] == ["succeeded"]
+    with job_context.store.session() as session:  # the worker's horse-killed handler kept the reason
+        failures = session.scalars(select(JobFailure)).all()
+        assert [(f.retrying, "killed by signal 9" in f.reason) for f in failures] == [(True, True)]
 
 
 @pytest.mark.parametrize("newer_scan", ["succeeds", "fails"])
