@@ -14,7 +14,7 @@ from paydown.analyzers.runner import Report, scan
 
 from . import fetch
 from . import store as db
-from .github import TRANSIENT_ERRORS, InstallationClient, TarballTooLarge
+from .github import TRANSIENT_ERRORS, GitHubError, InstallationClient, TarballTooLarge
 from .logs import fields
 from .models import Repository, Scan
 from .settings import Settings
@@ -97,6 +97,10 @@ def scan_commit(store: db.Store, client: InstallationClient, repo: Repository, s
     except TRANSIENT_ERRORS:
         with store.session() as session:
             db.fail_scan(session, scan_id, "GitHub did not answer; the job will retry", status="queued")
+        raise
+    except GitHubError as err:  # access lost, the commit gone: no retry will scan it, so it must not stay running
+        with store.session() as session:
+            db.fail_scan(session, scan_id, f"GitHub refused the download: {err}")
         raise
     with store.session() as session:
         row = db.finish_scan(session, session.get(Scan, scan_id), report, config_stats=config_stats(config))

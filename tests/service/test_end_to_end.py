@@ -199,6 +199,21 @@ def test_github_failing_twice_then_answering_the_job_succeeds(client: Any, job_c
     assert done[sha] == "succeeded"
 
 
+def test_a_tarball_github_refuses_fails_the_scan_instead_of_leaving_it_running(client: Any, job_context: Any,
+                                                                              repo: Path, fake_github: Any) -> None:
+    deliver(client, "installation", installation_created())
+    work(job_context)
+    (repo / "more.py").write_text("X = 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "more")
+    sha = git(repo, "rev-parse", "HEAD")
+    fake_github.fail("GET", r"/repos/.*/tarball/.*", "status", status=404, times=None)
+    deliver(client, "push", push(sha))
+    work(job_context)
+    done = {scan.commit_sha: scan for scan in scans(job_context.store)}
+    assert done[sha].status == "failed" and "GitHub refused the download" in (done[sha].error or "")
+
+
 def hostile(tmp_path: Path, kind: str) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
