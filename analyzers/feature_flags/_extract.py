@@ -10,6 +10,7 @@ import libcst as cst
 from ..cst import ParsedFile, dotted_name, string_value
 from ._cli import CliCollector
 from ._config import ConfigCollector
+from ._dynamic import DynamicCollector
 from ._model import Binding, FileFacts, Test
 
 # Names that look like switches but are the language's or the type checker's own.
@@ -21,6 +22,8 @@ _CMP = {cst.Equal: "==", cst.NotEqual: "!=", cst.Is: "is", cst.IsNot: "is not", 
 _PATCHERS = frozenset({"setattr", "patch", "object", "setitem", "delattr"})
 # A Colab form field: `x = 'a'  #@param {type:"string"}` is a value a person sets in the form, not a constant.
 _FORM_FIELD = re.compile(r"#\s*@(?:param|markdown)\b")
+# A string a template engine fills in before the code runs (cookiecutter, Jinja, copier): `"{{ cookiecutter.x }}"`.
+_TEMPLATED = re.compile(r"\{\{.*\}\}|\{%.*%\}")
 
 
 def _is_form_field(line: cst.CSTNode | None) -> bool:
@@ -91,8 +94,8 @@ class _Collector:
         self.locals: dict[str, set[str]] = {}
         self.raw_tests: list[tuple[cst.BaseExpression, str, str, cst.CSTNode]] = []
         self.rebound: set[str] = set()
-        self.writes_globals = False
         self.cli = CliCollector(parsed, self)
+        self.dynamic = DynamicCollector(self)
 
     # bindings --------------------------------------------------------------------------------------------
     def bind(self, scope: str, name: str, value: cst.BaseExpression | None, node: cst.CSTNode) -> None:
@@ -102,7 +105,7 @@ class _Collector:
         key = f"{scope}.{name}" if scope else name
         self.counts[key] = self.counts.get(key, 0) + 1
         code = literal_code(value) if value is not None else None
-        if code is not None and not code.startswith("("):
+        if code is not None and not code.startswith("(") and not _TEMPLATED.search(code):
             self.literals[key] = (code, node, scope)
 
     def on_assign(self, node: cst.CSTNode, scope: str, form_field: bool = False) -> None:
@@ -117,8 +120,7 @@ class _Collector:
         for target in targets:
             if isinstance(target, cst.Attribute):
                 self.rebound.add(target.attr.value)
-            elif isinstance(target, cst.Subscript) and dotted_name(target.value) == "globals":
-                self.writes_globals = True
+            self.dynamic.on_assign_target(target, value if len(targets) == 1 else None, scope)
             for name in _target_names(target):
                 single = value if isinstance(target, cst.Name) else None
                 self.bind(scope, name, single, node)
@@ -139,6 +141,7 @@ class _Collector:
             return
         base = _absolute(self.parts, self.is_package, node)
         if isinstance(node.names, cst.ImportStar):
+            self.dynamic.on_star_import(base, self.parsed.span(node)[0], scope)
             return
         for alias in node.names:
             name = dotted_name(alias.name)
@@ -147,7 +150,7 @@ class _Collector:
             self.bind(scope, local, None, node)
 
     # calls that rebind ------------------------------------------------------------------------------------
-    def on_call(self, node: cst.Call) -> None:
+    def on_call(self, node: cst.Call, scope: str) -> None:
         func = dotted_name(node.func)
         last = func.rsplit(".", 1)[-1]
         if last in _PATCHERS or func.endswith("patch.object"):
@@ -156,12 +159,7 @@ class _Collector:
                 self.rebound.add(strings[0].rsplit(".", 1)[-1])
             if len(strings) > 1 and strings[1]:
                 self.rebound.add(strings[1])
-            if func in ("setattr", "delattr") and len(strings) > 1 and strings[1] is None:
-                self.writes_globals = True  # setattr(module, name, ...) with a computed name
-        elif func in ("globals.update", "globals().update") or (
-                isinstance(node.func, cst.Attribute) and node.func.attr.value == "update"
-                and isinstance(node.func.value, cst.Call) and dotted_name(node.func.value.func) == "globals"):
-            self.writes_globals = True
+        self.dynamic.on_call(node, func, scope)
 
     # control flow ----------------------------------------------------------------------------------------
     def on_test(self, test: cst.BaseExpression, context: str, scope: str, owner: cst.CSTNode) -> None:
@@ -281,7 +279,7 @@ def extract_flag_facts(parsed: ParsedFile) -> FileFacts:
         c.cli.visit(node, parent, scope)
         node_type = type(node)
         if node_type is cst.Call:
-            c.on_call(node)  # type: ignore[arg-type]
+            c.on_call(node, scope)  # type: ignore[arg-type]
             configs.visit_call(node, parent, scope)  # type: ignore[arg-type]
             continue
         if node_type is cst.SimpleString:
@@ -316,16 +314,20 @@ def extract_flag_facts(parsed: ParsedFile) -> FileFacts:
                 c.bind(scope, name, None, node)
         elif isinstance(node, cst.Lambda):
             c.locals.setdefault(scope, set()).update(p.name.value for p in node.params.params)
+    dynamic = c.dynamic.facts()
+    star_line = dynamic.pop("star_line")
     bindings = tuple(
-        Binding(name, code, parsed.span(node), scope)
+        Binding(name, code, span, scope)
         for name, (code, node, scope) in c.literals.items()
         if c.counts.get(name) == 1 and name.rsplit(".", 1)[-1] not in NOT_FLAGS
         and (not scope or c.classes.get(scope, False))
+        and (span := parsed.span(node))[0] > star_line  # a later `from x import *` may replace it
     )
     bound = frozenset(name for name, count in c.counts.items() if count > 1 or name not in c.literals)
     cli = c.cli.facts()
     return FileFacts(
         parts=c.parts, is_package=c.is_package, imports=c.imports, bindings=bindings, bound=bound,
         plain_classes=frozenset(k for k, plain in c.classes.items() if plain), tests=c.tests(),
-        rebound_attrs=frozenset(c.rebound), writes_globals=c.writes_globals, **cli, **configs.facts(c.imports),
+        rebound_attrs=frozenset(c.rebound | dynamic.pop("namespace_names")), **dynamic, **cli,
+        **configs.facts(c.imports),
     )

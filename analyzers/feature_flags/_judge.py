@@ -20,6 +20,7 @@ _BENIGN_CALLS = frozenset({"print", "pprint", "info", "debug", "warning", "warn"
                            "log", "echo", "secho", "format"})
 _SCRIPT_SUFFIXES = (".sh", ".bash", ".yml", ".yaml", ".cfg", ".ini", ".toml", ".txt", ".in")
 _SCRIPT_NAMES = ("Makefile", "Dockerfile")
+_TEST_FOLDERS = frozenset({"tests", "test", "testing"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +61,38 @@ def outcome(test: Test, value: Any) -> bool | None:
     return result
 
 
+def is_test_path(path: str) -> bool:
+    """Test code: a test that pins or patches a value shows the value can be changed by a test, not at run time."""
+    *folders, name = path.split("/")
+    return bool(_TEST_FOLDERS & set(folders)) or name.startswith("test_") or name == "conftest.py" \
+        or name.endswith(("_test.py", "_tests.py"))
+
+
+def _dynamic_namespaces(index: Index) -> tuple[set[str], set[tuple[str, str]]]:
+    """Modules (paths) and classes (path, class) whose names some non-test code writes with computed names."""
+    modules: set[str] = set()
+    classes: set[tuple[str, str]] = set()
+    for path, f in index.facts.items():
+        if f.writes_globals:
+            modules.add(path)  # its own names, test module or not
+        if is_test_path(path):
+            continue
+        for ref in f.dynamic_targets:
+            exact = index.modules.get(ref)
+            if exact is not None:
+                modules.add(exact)
+                continue
+            found = index.split(ref)
+            if found is not None:
+                classes.add(found)
+    return modules, classes
+
+
 def constant_switches(index: Index) -> list[Switch]:
     facts = index.facts
-    rebound: set[str] = set().union(*(f.rebound_attrs for f in facts.values())) if facts else set()
+    production = [f for path, f in facts.items() if not is_test_path(path)]
+    rebound: set[str] = set().union(*(f.rebound_attrs for f in production)) if production else set()
+    dynamic_modules, dynamic_classes = _dynamic_namespaces(index)
     class_names = Counter(name.rsplit(".", 1)[-1] for f in facts.values() for name in f.bound if "." in name)
     class_names.update(b.name.rsplit(".", 1)[-1] for f in facts.values() for b in f.bindings if b.scope)
     uses: dict[tuple[str, str], list[tuple[str, Test]]] = {}
@@ -75,7 +105,8 @@ def constant_switches(index: Index) -> list[Switch]:
     for (path, name), tests in sorted(uses.items()):
         binding = index.bindings[(path, name)]
         simple = name.rsplit(".", 1)[-1]
-        if simple in rebound or facts[path].writes_globals or (binding.scope and class_names[simple] > 1):
+        if simple in rebound or path in dynamic_modules or (path, binding.scope) in dynamic_classes \
+                or (binding.scope and class_names[simple] > 1):
             continue
         value = ast.literal_eval(binding.value)
         decided = tuple((p, t, o) for p, t in tests if (o := outcome(t, value)) is not None)

@@ -81,7 +81,9 @@ class FileFacts:
     plain_classes: frozenset[str] = frozenset()
     tests: tuple[Test, ...] = ()
     rebound_attrs: frozenset[str] = frozenset()  # attribute names written anywhere (x.N = ..., setattr, patch)
-    writes_globals: bool = False
+    writes_globals: bool = False  # this module's namespace is written with computed names (exec, globals()[k] = v)
+    dynamic_targets: frozenset[str] = frozenset()  # other modules/classes written with computed names, as references
+    env_reads: frozenset[str] = frozenset()  # environment variable names read with a literal key
     read_attrs: frozenset[str] = frozenset()  # attribute names read, getattr/vars literal keys
     dynamic: bool = False  # some vars()/__dict__/getattr access with a computed name in this file
     options: tuple[Option, ...] = ()
