@@ -6,47 +6,26 @@ training and serving drifts apart, and the model silently sees different feature
 
 from __future__ import annotations
 
+import posixpath
+import re
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 from ..base import Analyzer
 from ..config import Config
-from ..finding import AnalysisResult, Case, Finding, Impact, Kind, Location, Risk, Rule, new_finding
-from ..notebook import cite_line
+from ..finding import AnalysisResult, Case, Finding, Kind, Risk, Rule
 from ..snapshot import RepoSnapshot
-from . import _compare, _diverge, _roles
+from . import _cases as c
+from . import _compare, _report, _roles
 from ._extract import Block, FileFacts, Statement
 from ._extract import extract as _extract_facts
 
-_OPTIONS = {"min_statements": 5, "min_tokens": 50, "similarity": 0.8}
-
-_TRAIN = '''import numpy as np
-import pandas as pd
-
-
-def build_features(df):
-    df = df.copy()
-    df["age"] = df["age"].fillna(0.0)
-    df["ratio"] = df["income"] / df["debt"]
-    df["log_income"] = df["income"].clip(lower=0).apply(np.log1p)
-    df = pd.get_dummies(df, columns=["city"])
-    return df.astype("float32")
-'''
-_SERVE = _TRAIN.replace("build_features(df)", "features_for_request(frame)").replace("df", "frame")
-_SERVE_DIVERGED = _SERVE.replace("fillna(0.0)", "fillna(-1.0)")
-_ARGPARSE = '''import argparse
-
-
-def parse_args():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--data", default="data.csv")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--lr", type=float, default=0.001)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--output", default="model.pkl")
-    return parser.parse_args()
-'''
+# min_statements/min_tokens/similarity: the size and shape of a partial copy; equal_share: the share of its
+# aligned statements that must be equal once local names are normalised (two algorithms sharing a skeleton are
+# not copies); report_deliberate: 0 silences per-lesson, gallery, `# Copied from` and exported-notebook copies.
+_OPTIONS = {"min_statements": 5, "min_tokens": 50, "similarity": 0.8, "equal_share": 0.65, "report_deliberate": 1}
 
 PREPROCESSING = Rule(
     id="PD301",
@@ -61,15 +40,26 @@ PREPROCESSING = Rule(
         "from the training and the serving code; test it once.",
     options=dict(_OPTIONS),
     cases=(
-        Case("invalid-fillna-divergence", {"train.py": _TRAIN, "serve.py": _SERVE_DIVERGED},
+        Case("invalid-fillna-divergence", {"train.py": c.TRAIN, "serve.py": c.SERVE_DIVERGED},
              (("PD301", "train.py", 5),)),
-        Case("invalid-renamed-copy-in-serving", {"train.py": _TRAIN, "serve.py": _SERVE},
+        Case("invalid-renamed-copy-in-serving", {"train.py": c.TRAIN, "serve.py": c.SERVE},
              (("PD301", "train.py", 5),)),
-        Case("valid-shared-function", {"features.py": _TRAIN,
+        Case("invalid-four-statements-in-route-lambda-and-batch-job",
+             {"training/fit.py": c.FARE_TRAIN, "web/app.py": c.FARE_FLASK, "aws/lambda_function.py": c.FARE_LAMBDA,
+              "jobs/nightly.py": c.FARE_BATCH}, (("PD301", "training/fit.py", 7),)),
+        Case("invalid-tokenizer-lambdas-in-sampling-script", {"data/prepare.py": c.CHAR_PREPARE,
+                                                              "sample.py": c.CHAR_SAMPLE},
+             (("PD301", "sample.py", 7),)),
+        Case("invalid-notebook-and-its-exported-script", {"houses.ipynb": c.HOUSES_NOTEBOOK,
+                                                          "houses.py": c.HOUSES_SCRIPT},
+             (("PD301", "houses.ipynb", 1),)),
+        Case("valid-shared-function", {"features.py": c.TRAIN,
                                        "serve.py": "from features import build_features\n\n\n"
                                                    "def predict(model, df):\n"
                                                    "    return model.predict(build_features(df))\n"}),
-        Case("valid-argparse-set-ups", {"train.py": _ARGPARSE, "serve.py": _ARGPARSE}),
+        Case("valid-argparse-set-ups", {"train.py": c.ARGPARSE, "serve.py": c.ARGPARSE}),
+        Case("valid-kfold-loop-in-notebook-and-train-script", {"explore.ipynb": c.notebook(c.KFOLD),
+                                                                "train.py": c.KFOLD}),
     ),
 )
 
@@ -86,126 +76,108 @@ FEATURE_LOGIC = Rule(
     fix="Extract the copies into one shared function and call it from each place.",
     options=dict(_OPTIONS),
     cases=(
-        Case("invalid-copy-in-two-libraries", {"pkg/a.py": _TRAIN, "pkg/b.py": _SERVE.replace("features_for_"
-                                                                                              "request", "f")},
+        Case("invalid-copy-in-two-libraries", {"pkg/a.py": c.TRAIN, "pkg/b.py": c.SERVE.replace("features_for_"
+                                                                                                "request", "f")},
              (("PD302", "pkg/a.py", 5),)),
-        Case("valid-copied-from-marker", {"pkg/a.py": _TRAIN, "pkg/b.py": _TRAIN.replace(
-            "def build", "# Copied from pkg.a.build_features\ndef build")}),
-        Case("valid-similar-tests", {"tests/test_a.py": _TRAIN, "tests/test_b.py": _TRAIN}),
+        Case("invalid-copied-from-marker-is-one-low-group", {"pkg/a.py": c.TRAIN, "pkg/b.py": c.TRAIN.replace(
+            "def build", "# Copied from pkg.a.build_features\ndef build")}, (("PD302", "pkg/a.py", 5),)),
+        Case("invalid-tokenisation-in-every-week-folder",
+             {f"week_{n}/data.py": c.WEEK_DATA for n in range(1, 8)}, (("PD302", "week_1/data.py", 4),)),
+        Case("valid-similar-tests", {"tests/test_a.py": c.TRAIN, "tests/test_b.py": c.TRAIN}),
+        Case("valid-training-loop-in-nine-example-scripts",
+             {f"examples/{name}/main.py": c.LOOP for name in ("mnist", "cifar", "gan", "vae", "rnn", "gcn", "gat",
+                                                              "siamese", "dcgan")}),
+        Case("valid-two-loss-classes-sharing-a-skeleton", {"losses.py": c.LOSSES}),
+        Case("valid-two-scalers-sharing-a-skeleton", {"scaling.py": c.SCALERS}),
+        Case("valid-plotting-and-logging-callback-copies", {"viz/a.py": c.PLOTS, "viz/b.py": c.PLOTS}),
     ),
 )
 
 RULES: tuple[Rule, ...] = (PREPROCESSING, FEATURE_LOGIC)
 
-_ROLE_ORDER = (_roles.TRAINING, _roles.NOTEBOOK, _roles.EVALUATION, _roles.BATCH, _roles.SERVING, _roles.LIBRARY)
-_SHOWN_DIFFERENCES = 3
+_LESSON = re.compile(r"(?i)^(?:week|lab|lesson|module|chapter|part|day|session|unit|exercise|ex|class|lecture|"
+                     r"step|stage|tutorial|homework|hw|assignment)[-_ ]?\d+|^\d+[-_.]")
+_GALLERY = frozenset({"examples", "example", "samples", "sample", "tutorials", "recipes", "demos", "gallery"})
 
 
-@dataclass(frozen=True, slots=True)
-class _Copy:
-    path: str
-    role: str
-    block: Block
-    statements: tuple[Statement, ...]
-
-    @property
-    def location(self) -> Location:
-        whole = self.statements == self.block.statements
-        line = self.block.line if whole else self.statements[0].line
-        return Location(self.path, line, 1, self.statements[-1].end_line)
-
-
-def _blocks(snapshot: RepoSnapshot) -> list[tuple[str, str, Block]]:
+def _blocks(snapshot: RepoSnapshot) -> list[tuple[str, str, str | None, Block]]:
+    """(path, role, reach, block) of every candidate block; reach is the role entry points give it, if any."""
     blocks = []
     for path, facts in sorted(snapshot.facts_of("duplication").items()):
         if not isinstance(facts, FileFacts) or facts.skipped is not None:
             continue
-        blocks.extend((path, _roles.block_role(facts.role, block.qualname), block) for block in facts.blocks)
+        for block in facts.blocks:
+            role = block.role or _roles.block_role(facts.role, block.qualname)
+            blocks.append((path, role, block.role or facts.entry, block))
     return blocks
 
 
-def _accepted(found: _compare.Match, blocks: Sequence[tuple[str, str, Block]], options: dict[str, float]) -> bool:
+def _exact_ratio(first: Sequence[Statement], second: Sequence[Statement]) -> float:
+    """How much of two aligned regions is equal statement for statement once local names are normalised."""
+    matcher = SequenceMatcher(None, [s.exact for s in first], [s.exact for s in second], autojunk=False)
+    return 2 * sum(m.size for m in matcher.get_matching_blocks()) / max(len(first) + len(second), 1)
+
+
+def _feature_region(statements: Sequence[Statement]) -> bool:
+    """Feature steps carry the region: at least two, a quarter of it, and twice the plumbing it holds."""
+    feature = sum(s.evidence for s in statements)
+    plumbing = sum(s.plumbing for s in statements)
+    return feature >= max(2, len(statements) / 4) and feature >= 2 * plumbing
+
+
+def _core_kept(first: Sequence[Statement], second: Sequence[Statement]) -> bool:
+    """Two algorithms sharing a skeleton differ in their core steps: most feature steps must be equal too."""
+    mine = [s.exact for s in first if s.evidence]
+    theirs = {s.exact for s in second if s.evidence}
+    return 3 * sum(e in theirs for e in mine) >= 2 * len(mine)
+
+
+def _accepted(found: _compare.Match, blocks: Sequence[tuple[str, str, str | None, Block]],
+              options: dict[str, float]) -> bool:
     if found.matched < options["min_statements"] or found.ratio < options["similarity"]:
         return False
-    for region in (found.first, found.second):
-        statements = blocks[region.block][2].statements[region.start:region.stop]
-        if sum(s.tokens for s in statements) < options["min_tokens"] or sum(s.evidence for s in statements) < 2:
-            return False
-    return True
+    first, second = (blocks[r.block][3].statements[r.start:r.stop] for r in (found.first, found.second))
+    if any(sum(s.tokens for s in region) < options["min_tokens"] or not _feature_region(region)
+           for region in (first, second)):
+        return False
+    return _exact_ratio(first, second) >= options["equal_share"] and _core_kept(first, second)
 
 
-def _line(snapshot: RepoSnapshot, path: str, line: int) -> str:
-    file = snapshot.files.get(path)
-    text = file.line_text(line).strip() if file is not None else ""
-    return f"`{text[:77] + '...' if len(text) > 80 else text}`"
+def _deliberate(copies: list[_report.Copy]) -> str:
+    """Why a group of copies is deliberate (so low priority), or "" when nothing says it is."""
+    if any(c.block.copied for c in copies):
+        return "a `# Copied from` marker says the copy is kept on purpose"
+    parts = [c.path.split("/") for c in copies]
+    depth = next((i for i in range(min(map(len, parts))) if len({p[i] for p in parts}) > 1), None)
+    if depth is not None and depth < min(map(len, parts)) - 1:
+        folders = sorted({p[depth] for p in parts})
+        if all(_LESSON.match(folder) for folder in folders):
+            return f"the copies sit in per-lesson folders ({folders[0]}/ ... {folders[-1]}/), each meant to stand alone"
+        if any(folder in _GALLERY for p in parts for folder in p[:depth + 1]) or (
+                len({p[-1] for p in parts}) == 1 and all(c.reach for c in copies)):
+            return f"each example folder ({folders[0]}/ ... {folders[-1]}/) is a stand-alone script"
+    stems = {posixpath.splitext(c.path)[0] for c in copies}
+    if len(stems) == 1 and {c.role for c in copies} >= {_roles.NOTEBOOK} and not any(
+            c.reach in _roles.PREDICT_SIDE for c in copies):
+        return "the script is exported from the notebook"
+    return ""
 
 
-def _where(snapshot: RepoSnapshot, path: str, line: int) -> str:
-    return cite_line(snapshot.files, path, line)
-
-
-def _first_difference(snapshot: RepoSnapshot, primary: _Copy, mine: Statement, other: _Copy,
-                      theirs: Statement) -> tuple[int, int]:
-    """The first source lines where two changed multi-line statements differ."""
-    first, second = snapshot.files.get(primary.path), snapshot.files.get(other.path)
-    if first is None or second is None:
-        return mine.line, theirs.line
-    for offset in range(max(mine.end_line - mine.line, theirs.end_line - theirs.line) + 1):
-        a, b = min(mine.line + offset, mine.end_line), min(theirs.line + offset, theirs.end_line)
-        if first.line_text(a).strip() != second.line_text(b).strip():
-            return a, b
-    return mine.line, theirs.line
-
-
-def _describe(difference: _diverge.Difference, primary: _Copy, other: _Copy, snapshot: RepoSnapshot) -> str:
-    mine, theirs = difference.primary, difference.other
-    if mine is not None and theirs is not None:
-        a, b = _first_difference(snapshot, primary, mine, other, theirs)
-        return (f"{_line(snapshot, primary.path, a)} in {primary.role} ({_where(snapshot, primary.path, a)})"
-                f" is {_line(snapshot, other.path, b)} in {other.role} ({_where(snapshot, other.path, b)})")
-    if theirs is not None:
-        return (f"{_line(snapshot, other.path, theirs.line)} is only in {other.role} "
-                f"({_where(snapshot, other.path, theirs.line)})")
-    assert mine is not None
-    return (f"{_line(snapshot, primary.path, mine.line)} in {primary.role} "
-            f"({_where(snapshot, primary.path, mine.line)}) is missing from the copy at "
-            f"{_where(snapshot, other.path, other.location.line)}")
-
-
-def _finding(rule: Rule, copies: list[_Copy], snapshot: RepoSnapshot) -> Finding:
-    primary, others = copies[0], copies[1:]
-    roles = sorted({c.role for c in copies}, key=_ROLE_ORDER.index)
-    diffs = [(other, d) for other in others for d in _diverge.differences(primary.statements, other.statements)]
-    size = max(len(c.statements) for c in copies)
-    where = ", ".join(_where(snapshot, c.path, c.location.line) for c in copies)
-    shape = f"{len(copies)} copies of {size} statements ({where})"
-    if diffs:
-        shown = "; ".join(_describe(d, primary, other, snapshot) for other, d in diffs[:_SHOWN_DIFFERENCES])
-        more = f" (and {len(diffs) - _SHOWN_DIFFERENCES} more differences)" if len(diffs) > _SHOWN_DIFFERENCES else ""
-        message = f"Copies of feature logic have diverged: {shown}{more}. {shape}."
-    else:
-        message = f"Identical feature logic in {shape}."
+def _judge(copies: list[_report.Copy], snapshot: RepoSnapshot, options: dict[str, dict[str, float]]) -> Finding | None:
+    rule = PREPROCESSING if len({c.role for c in copies}) > 1 else FEATURE_LOGIC
+    deliberate = _deliberate(copies)
+    if deliberate and not options[rule.id]["report_deliberate"]:
+        return None
+    serving = [c for c in copies if c.reach in _roles.PREDICT_SIDE]
+    training = [c for c in copies if c.reach == _roles.TRAINING]
+    if deliberate:
+        return _report.build(rule, copies, snapshot, Risk.LOW, "deliberate copies", deliberate)
+    if serving and training and {id(c) for c in serving} != {id(c) for c in training}:
+        return _report.build(rule, copies, snapshot, Risk.HIGH,
+                             "a serving or scoring copy and a training copy can drift apart (training/serving skew)")
     if rule is PREPROCESSING:
-        skew = _roles.crosses_skew(roles)
-        risk = Risk.HIGH if skew or diffs else Risk.MEDIUM
-        reason = ("training and serving copies" + (" have already diverged" if diffs else " can drift apart")
-                  if skew else f"copies across {' / '.join(roles)} can drift apart")
-        message += f" Roles: {', '.join(roles)}" + (" (training/serving skew risk)." if skew else ".")
-    else:
-        risk = Risk.MEDIUM if diffs else Risk.LOW
-        reason = "the copies have diverged" if diffs else "the copies must be changed together"
-    name = primary.block.qualname.rsplit(".", 1)[-1]
-    helper = name if name.isidentifier() and name != "<module>" else "prepare_features"
-    fix = (f"Extract `{helper}` into one shared module and call it from "
-           + ", ".join(f"{c.path} ({c.block.qualname})" for c in copies) + ".")
-    smallest = min(copies, key=lambda c: (len(c.statements), c.path))
-    anchor = ",".join(sorted(f"{s.shape:016x}" for s in smallest.statements))
-    return new_finding(
-        rule, primary.location, symbol=primary.block.qualname, message=message, anchor=anchor,
-        scope=primary.block.qualname, related=tuple(c.location for c in others), fix=fix,
-        impact=Impact(effort_hours=round(0.5 + 0.5 * len(others) + size / 20, 2), risk=risk, risk_reason=reason,
-                      interest_hours_per_month=round(0.2 * len(copies) * (1 + size / 10) * (2 if diffs else 1), 2)),
-    )
+        return _report.build(rule, copies, snapshot, Risk.MEDIUM, "copies in parts with different roles")
+    return _report.build(rule, copies, snapshot, Risk.LOW, "the copies must be changed together")
 
 
 def _clusters(members: list[int], accepted: dict[tuple[int, int], _compare.Match],
@@ -234,6 +206,22 @@ def _clusters(members: list[int], accepted: dict[tuple[int, int], _compare.Match
             pending = pending[1:]
 
 
+def _whole_groups(blocks: Sequence[tuple[str, str, str | None, Block]]) -> list[list[int]]:
+    """Whole functions (and lambdas) copied identically up to local names, neighbours in the same files merged."""
+    buckets: dict[int, list[int]] = defaultdict(list)
+    for index, (_, _, _, block) in enumerate(blocks):
+        if block.whole:
+            buckets[block.whole].append(index)
+    groups = [members for members in buckets.values() if len(members) >= 2]
+    merged: dict[tuple, list[int]] = {}
+    for members in sorted(groups):
+        places = tuple(sorted((blocks[b][0], blocks[b][3].qualname.rpartition(".")[0]) for b in members))
+        if places in merged and len({blocks[b][0] for b in members}) == len(members):
+            continue  # encode and decode copied together are one copy of a tokeniser
+        merged[places] = members
+    return list(merged.values())
+
+
 def find_duplicated_feature_logic(snapshot: RepoSnapshot, config: Config) -> AnalysisResult:
     """One finding per clone group of feature logic; PD301 when its copies cross roles, PD302 otherwise."""
     started = time.perf_counter()
@@ -241,33 +229,37 @@ def find_duplicated_feature_logic(snapshot: RepoSnapshot, config: Config) -> Ana
     options = {rule.id: {name: float(config.option(rule, name)) for name in _OPTIONS} for rule in RULES}
     loosest = {name: min(options[rule.id][name] for rule in RULES) for name in _OPTIONS}
     blocks = _blocks(snapshot)
-    shapes = [[s.shape for s in block.statements] for _, _, block in blocks]
-    # Every k-gram, not a winnowed subset: a copy with one step inserted or removed shares runs shorter than
-    # min_statements (found on the bundled example: serving's prepare() misses one step of training's clean()).
-    window = 1
-    pairs, fingerprints = _compare.candidate_pairs(shapes, window)
+    groups: list[list[_report.Copy]] = []
+    in_whole: set[int] = set()
+    for members in _whole_groups(blocks):
+        in_whole.update(members)
+        groups.append([_report.Copy(blocks[b][0], blocks[b][1], blocks[b][2], blocks[b][3], blocks[b][3].statements)
+                       for b in members])
+    shapes = [[] if index in in_whole else [s.shape for s in block.statements]
+              for index, (_, _, _, block) in enumerate(blocks)]
+    pairs, fingerprints = _compare.candidate_pairs(shapes, 1)
 
     def verify(first: int, second: int) -> _compare.Match | None:
         found = _compare.match(first, second, shapes)
         return found if found is not None and _accepted(found, blocks, loosest) else None
 
     accepted = {pair: m for pair in sorted(pairs) if (m := verify(*pair)) is not None}
-    groups = 0
     for component in _compare.components(list(accepted.values())):
-        members = sorted((b for b in component if not blocks[b][2].copied),
-                         key=lambda b: (_ROLE_ORDER.index(blocks[b][1]), blocks[b][0], blocks[b][2].line))
-        for regions in _clusters(members, accepted, verify):
-            copies = [_Copy(blocks[r.block][0], blocks[r.block][1], blocks[r.block][2],
-                            blocks[r.block][2].statements[r.start:r.stop]) for r in regions]
+        for regions in _clusters(sorted(component), accepted, verify):
+            copies = [_report.Copy(blocks[r.block][0], blocks[r.block][1], blocks[r.block][2], blocks[r.block][3],
+                                   blocks[r.block][3].statements[r.start:r.stop]) for r in regions]
             rule = PREPROCESSING if len({c.role for c in copies}) > 1 else FEATURE_LOGIC
-            if min(len(c.statements) for c in copies) < options[rule.id]["min_statements"]:
-                continue
-            groups += 1
-            result.findings.append(_finding(rule, copies, snapshot))
+            if min(len(c.statements) for c in copies) >= options[rule.id]["min_statements"]:
+                groups.append(copies)
+    for copies in groups:
+        found = _judge(sorted(copies, key=_report.order_key), snapshot, options)
+        if found is not None:
+            result.findings.append(found)
     result.stats = {"blocks": len(blocks), "fingerprints": fingerprints, "candidate_pairs": len(pairs),
-                    "matches": len(accepted), "groups": groups, "seconds": round(time.perf_counter() - started, 3)}
+                    "matches": len(accepted), "groups": len(result.findings),
+                    "seconds": round(time.perf_counter() - started, 3)}
     return result
 
 
-ANALYZER = Analyzer(name="duplication", version="3", rules=RULES, find=find_duplicated_feature_logic,
+ANALYZER = Analyzer(name="duplication", version="4", rules=RULES, find=find_duplicated_feature_logic,
                     extract=_extract_facts)

@@ -17,10 +17,13 @@ from typing import NamedTuple
 import libcst as cst
 
 from ..cst import ParsedFile, dotted_name
-from . import _roles
+from . import _evidence, _roles
 
-# Blocks below this floor are never kept; the configurable thresholds apply above it.
+# Runs of module-level statements below this floor are never kept; the configurable thresholds apply above it.
 FLOOR_STATEMENTS = 3
+_SELF_ASSIGNMENT = re.compile(r"^self\.\w+(?:\s*,\s*self\.\w+)*\s*(?::[^=]+)?=[^=]")
+# Methods that set state up rather than compute features.
+_SET_UP_METHODS = frozenset({"__init__", "__post_init__", "__new__", "__setstate__", "__init_subclass__"})
 
 _TOKEN = re.compile(
     r"(?P<comment>#[^\n]*)"
@@ -34,45 +37,20 @@ _CLOSERS = frozenset(")]}")
 _UNARY_AFTER = frozenset({None, "(", "[", "{", ",", "=", ":", "return", "**", "*", "/", "+", "-", "==", "<", ">"})
 _KEYWORDS = frozenset(keyword.kwlist)
 
-# Libraries whose calls compute values from data; their aliases come from the file's imports.
-_DATA_LIBRARIES = frozenset({"pandas", "numpy", "polars", "torch", "tensorflow", "sklearn", "scipy", "transformers",
-                             "tokenizers", "torchvision", "keras", "cv2", "pyspark", "xgboost", "lightgbm"})
-# Module prefixes of those libraries that are infrastructure, not feature computation.
-_INFRA_MODULES = ("torch.nn", "torch.cuda", "torch.distributed", "torch.utils", "torch.backends",
-                  "torch.multiprocessing", "torch.jit", "torch.optim", "tensorflow.keras.layers", "torch.testing")
-_INFRA_ATTRS = re.compile(
-    r"\b(?:cuda|distributed|backends|device|load|save|manual_seed|set_\w+|no_grad|inference_mode|jit|compile|utils|"
-    r"nn|optim|testing|is_\w+|get_\w+|random\.seed|hub|_\w+|__version__|dtype|float\d*|int\d*|bool|long|Size|"
-    r"Tensor|typing|errors|config)\b")
-# DataFrame and preprocessing methods that are feature logic whoever the receiver is.
-_DATA_METHODS = re.compile(
-    r"\.(?:fillna|astype|get_dummies|groupby|pivot_table|melt|dropna|drop_duplicates|fit_transform|"
-    r"inverse_transform|to_datetime|to_numeric|value_counts|reset_index|set_index|isna|isnull|notna|iloc|loc|"
-    r"with_columns|select_dtypes|qcut|encode_plus|batch_encode_plus|pad_sequences|apply_chat_template)\b")
-# Methods that are feature logic only in a file that imports a data library (`str.replace` is not).
-_WEAK_METHODS = re.compile(
-    r"\.(?:merge|agg|aggregate|pivot|clip|log1p|expm1|one_hot|rolling|resample|cumsum|quantile|replace|"
-    r"str\.\w+|dt\.\w+|cut|interpolate|bfill|ffill|standardize|normalize|tokenize|apply|map|transform|"
-    r"reshape|mean|std)\s*\(")
-# Arithmetic over named columns: df["a"] / df["b"].
-_COLUMN_ARITHMETIC = re.compile(
-    r"\w\[\s*[rbuf]?['\"][^'\"]+['\"]\s*\]\s*(?:[-+*/%]|\*\*)(?!=)|(?:[-+*/%]|\*\*)\s*\w+\[\s*[rbuf]?['\"][^'\"]+['\"]\s*\]")
 # A superset of what can make a statement evidence: when none of it is in the file, it has no candidate block,
 # and the file's position pass (a third of a parse) is skipped.
-_DATA_IMPORT = re.compile(r"^[ \t]*(?:import|from)[ \t][^\n]*\b(?:" + "|".join(sorted(_DATA_LIBRARIES)) + r")\b",
-                          re.MULTILINE)
-_TOKENIZER_CALL = re.compile(r"\btokenizer\w*\s*(?:\(|\.(?:encode|decode|batch_decode|__call__))")
-_SELF_ASSIGNMENT = re.compile(r"^self\.\w+(?:\s*,\s*self\.\w+)*\s*(?::[^=]+)?=[^=]")
-# Methods that set state up rather than compute features.
-_SET_UP_METHODS = frozenset({"__init__", "__post_init__", "__new__", "__setstate__", "__init_subclass__"})
-_BOILERPLATE = re.compile(r"\b(?:add_argument|add_argument_group|add_parser|basicConfig|getLogger|setLevel|"
-                          r"addHandler|setFormatter|Column|mapped_column|relationship|field)\s*\(")
+_DATA_IMPORT = re.compile(r"^[ \t]*(?:import|from)[ \t][^\n]*\b(?:" + "|".join(sorted(_evidence.DATA_LIBRARIES))
+                          + r"|torch|tensorflow|transformers|keras)\b", re.MULTILINE)
 _COPIED = re.compile(r"#\s*Copied from\b")
 # Bare expressions that only show or log something: dropped, so copies differing in them stay copies.
 _OUTPUT_ONLY = re.compile(
     r"^(?:(?:print|pprint|display|logger\.\w+|logging\.\w+|log\.\w+|warnings\.warn|wandb\.log|mlflow\.log_\w+)\s*\("
     r"|[\w.\[\]'\"]+\.(?:head|tail|describe|info|shape|dtypes|columns|mean|std|sum|min|max|count|nunique|unique|"
     r"value_counts|plot|hist|show)\b[^=]*$|[\w.\[\]'\"]+$)")
+# Names a statement binds: assignment targets, loop and comprehension targets, `as` names.
+_BOUND = re.compile(r"^\s*([\w\s,()\[\]*]+?)\s*(?::[^=]+)?(?<![=!<>])=(?!=)|^\s*(\w+)\s*[-+*/%@&|^]+="
+                    r"|\bfor\s+([\w\s,()]+?)\s+in\b|\bas\s+(\w+)|\blambda\s+([\w\s,*=]*?):")
+_NAME = re.compile(r"[^\W\d]\w*")
 
 
 class Statement(NamedTuple):
@@ -81,7 +59,8 @@ class Statement(NamedTuple):
     shape: int
     exact: int
     tokens: int
-    evidence: bool
+    evidence: bool  # feature logic: input data -> model inputs, or model outputs -> predictions
+    plumbing: bool  # training/evaluation loop, set-up, loss, metric, plot, logging, parsing, model loading
 
 
 class Block(NamedTuple):
@@ -90,12 +69,15 @@ class Block(NamedTuple):
     end_line: int
     copied: bool
     statements: tuple[Statement, ...]
+    whole: int = 0  # a function's body with its locals renamed in order: equal for identical copies, else 0
+    role: str | None = None  # the role a function has as an entry point itself (a route, a fit call)
 
 
 class FileFacts(NamedTuple):
     role: str
     skipped: str | None
     blocks: tuple[Block, ...]
+    entry: str | None = None  # the role the file's own entry points give it
 
 
 def _digest(text: str) -> int:
@@ -206,6 +188,22 @@ def _is_docstring(small: cst.BaseSmallStatement) -> bool:
                                                                     cst.Ellipsis))
 
 
+class _Raw(NamedTuple):
+    name: str
+    start: int
+    end: int
+    copied: bool
+    body: list[tuple[int, int, str]]
+    params: tuple[str, ...] | None = None  # a function's parameters (None: a run of module-level statements)
+    role: str | None = None
+
+
+def _params(parameters: cst.Parameters) -> tuple[str, ...]:
+    every = [*parameters.posonly_params, *parameters.params, *parameters.kwonly_params]
+    every += [p for p in (parameters.star_arg, parameters.star_kwarg) if isinstance(p, cst.Param)]
+    return tuple(p.name.value for p in every if isinstance(p, cst.Param))
+
+
 class _Collector:
     """Walks statement lists (never expressions) and gathers blocks, nested ones included."""
 
@@ -214,7 +212,7 @@ class _Collector:
         self.source = _Source(parsed)
         self.imports: set[str] = set()
         self.aliases: dict[str, str] = {}
-        self.raw: list[tuple[str, int, int, bool, list[tuple[int, int, str]]]] = []
+        self.raw: list[_Raw] = []
 
     def note_import(self, node: cst.Import | cst.ImportFrom) -> None:
         if isinstance(node, cst.Import):
@@ -245,6 +243,7 @@ class _Collector:
                         code = self.source.code(small)
                         if not (isinstance(small, cst.Expr) and _OUTPUT_ONLY.match(code)):
                             out.append((line, end, code))
+                        self._lambda(small, scope, line, end)
             elif isinstance(node, cst.FunctionDef | cst.ClassDef):
                 out.append((self.parsed.span(node)[0], self.parsed.span(node)[0], f"def {node.name.value}"))
                 self.definition(node, scope, False)
@@ -261,20 +260,35 @@ class _Collector:
                     continue
                 self.statements(_inner_blocks(node), scope, out)
 
+    def _lambda(self, small: cst.BaseSmallStatement, scope: str, line: int, end: int) -> None:
+        """``encode = lambda s: ...`` is a one-expression function, comparable with ``def encode(s): return ...``."""
+        if not (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.value, cst.Lambda)
+                and isinstance(small.targets[0].target, cst.Name)):
+            return
+        name = small.targets[0].target.value
+        body = [(line, end, "return " + self.source.code(small.value.body))]
+        self.raw.append(_Raw(f"{scope}.{name}" if scope else name, line, end, False, body,
+                             _params(small.value.params)))
+
     def definition(self, node: cst.FunctionDef | cst.ClassDef, scope: str, copied: bool) -> None:
         name = f"{scope}.{node.name.value}" if scope else node.name.value
         copied = copied or any(line.comment is not None and _COPIED.search(line.comment.value)
                                for line in node.leading_lines)
         if isinstance(node, cst.ClassDef):
-            self.module_level(_suite(node.body), name, copied, collect=False)
+            bases = " ".join(self.source.code(arg.value) for arg in node.bases)
+            if not _evidence.plumbing_definition(node.name.value, bases):
+                self.module_level(_suite(node.body), name, copied, collect=False)
             return
         decorators = " ".join(self.source.code(d.decorator) for d in node.decorators)
-        if node.name.value.startswith("test") or node.name.value in _SET_UP_METHODS or "fixture" in decorators:
+        if node.name.value.startswith("test") or node.name.value in _SET_UP_METHODS or "fixture" in decorators \
+                or _evidence.plumbing_definition(node.name.value, ""):
             return
         body: list[tuple[int, int, str]] = []
         self.statements(_suite(node.body), name, body)
         start, _, end, _ = self.parsed.span(node)
-        self.raw.append((name, start, end, copied, body))
+        header = f"def {node.name.value}({self.source.code(node.params)})"
+        role = _roles.function_entry_role(decorators, header, "\n".join(code for _, _, code in body))
+        self.raw.append(_Raw(name, start, end, copied, body, _params(node.params), role))
 
     def module_level(self, nodes: Sequence[cst.CSTNode], scope: str, copied: bool, collect: bool = True) -> None:
         """Definitions anywhere at this level (also under if/try), and runs of other statements as blocks."""
@@ -294,49 +308,71 @@ class _Collector:
 
     def _flush(self, run: list[tuple[int, int, str]], scope: str, collect: bool) -> None:
         if collect and len(run) >= FLOOR_STATEMENTS:
-            self.raw.append((scope, run[0][0], run[-1][1], False, list(run)))
+            self.raw.append(_Raw(scope, run[0][0], run[-1][1], False, list(run)))
 
 
 def _defines(node: cst.CSTNode) -> bool:
     return any(isinstance(child, cst.FunctionDef | cst.ClassDef) for child in _inner_blocks(node))
 
 
-def _evidence_pattern(aliases: dict[str, str]) -> re.Pattern[str] | None:
-    names = sorted(
-        local for local, module in aliases.items()
-        if module.split(".")[0] in _DATA_LIBRARIES and not module.startswith(_INFRA_MODULES)
-    )
-    if not names:
-        return None
-    return re.compile(r"(?<![\w.])(?:" + "|".join(map(re.escape, names)) + r")(?:\s*\(|\.(?!\s*(?:" +
-                      _INFRA_ATTRS.pattern + r")))")
+def _renamed(body: Sequence[tuple[int, int, str]], params: tuple[str, ...]) -> str:
+    """The body with its parameters and local names renamed in order of first use; free names, attributes,
+    called names and literals kept: two copies differing only in local names give the same text."""
+    local = set(params)
+    for _, _, code in body:
+        for found in _BOUND.finditer(code):
+            local.update(_NAME.findall(next(g for g in found.groups() if g is not None)))
+    local -= _KEYWORDS
+    order: dict[str, str] = {}
+    out: list[str] = []
+    for _, _, code in body:
+        previous = ""
+        for found in _TOKEN.finditer(code):
+            kind, text = found.lastgroup, found.group()
+            if kind == "comment":
+                continue
+            if kind == "name" and text in local and previous != ".":
+                text = order.setdefault(text, f"L{len(order)}")
+            elif kind == "string":
+                text = _canonical_string(text)
+            out.append(text)
+            previous = text
+        out.append(";")
+    return " ".join(out)
 
 
-def _is_evidence(code: str, pattern: re.Pattern[str] | None) -> bool:
-    if _SELF_ASSIGNMENT.match(code) or _BOILERPLATE.search(code):
-        return False
-    if _DATA_METHODS.search(code) or _TOKENIZER_CALL.search(code):
-        return True
-    return pattern is not None and bool(pattern.search(code) or _WEAK_METHODS.search(code)
-                                        or _COLUMN_ARITHMETIC.search(code))
+def _whole_key(raw: _Raw, statements: Sequence[Statement]) -> int:
+    """A key for whole-function copies: two statements and up with feature evidence, or a one-expression
+    tokeniser (``lambda s: [stoi[c] for c in s]``); 0 for anything else."""
+    if raw.params is None:
+        return 0
+    if len(statements) == 1:
+        if not _evidence.TOKENIZER_EXPRESSION.search(raw.body[0][2]) or statements[0].plumbing:
+            return 0
+    else:
+        feature = sum(s.evidence for s in statements)
+        if feature < max(1, len(statements) / 4) or feature < 2 * sum(s.plumbing for s in statements):
+            return 0
+    return _digest(_renamed(raw.body, raw.params))
 
 
 def _finish(collector: _Collector) -> tuple[Block, ...]:
-    pattern = _evidence_pattern(collector.aliases)
+    pattern = _evidence.data_alias_pattern(collector.aliases)
     data_aliases = frozenset(collector.aliases)
     blocks = []
-    for name, start, end, copied, body in collector.raw:
-        if len(body) < FLOOR_STATEMENTS:
+    for raw in collector.raw:
+        if not raw.body or (raw.params is None and len(raw.body) < FLOOR_STATEMENTS):
             continue
-        if sum(bool(_SELF_ASSIGNMENT.match(code)) for _, _, code in body) * 2 > len(body):
+        if sum(bool(_SELF_ASSIGNMENT.match(code)) for _, _, code in raw.body) * 2 > len(raw.body):
             continue  # an __init__-style assignment list is state, not feature logic
         statements = []
-        for line, end_line, code in body:
+        for line, end_line, code in raw.body:
             shape, exact, tokens = normalise(code, data_aliases)
             statements.append(Statement(line, end_line, _digest(shape), _digest(exact), tokens,
-                                        _is_evidence(code, pattern)))
-        if sum(s.evidence for s in statements) >= 2:
-            blocks.append(Block(name, start, end, copied, tuple(statements)))
+                                        _evidence.is_feature(code, pattern), _evidence.is_plumbing(code)))
+        whole = _whole_key(raw, statements)
+        if whole or sum(s.evidence for s in statements) >= 2:
+            blocks.append(Block(raw.name, raw.start, raw.end, raw.copied, tuple(statements), whole, raw.role))
     return tuple(blocks)
 
 
@@ -345,9 +381,9 @@ def extract(parsed: ParsedFile) -> FileFacts:
     skipped = _roles.skipped_role(parsed.path, parsed.source)
     if skipped is not None:
         return FileFacts(skipped, skipped, ())
-    if not (_DATA_IMPORT.search(parsed.source) or _DATA_METHODS.search(parsed.source)
-            or _TOKENIZER_CALL.search(parsed.source)):
-        return FileFacts(_roles.file_role(parsed.path, ()), None, ())
+    entry = _roles.entry_role(parsed.source)
+    if not (_DATA_IMPORT.search(parsed.source) or _evidence.mentions_feature(parsed.source)):
+        return FileFacts(_roles.file_role(parsed.path, (), entry), None, (), entry)
     collector = _Collector(parsed)
     collector.module_level(list(parsed.module.body), "", False)
-    return FileFacts(_roles.file_role(parsed.path, collector.imports), None, _finish(collector))
+    return FileFacts(_roles.file_role(parsed.path, collector.imports, entry), None, _finish(collector), entry)

@@ -47,13 +47,24 @@ def test_exact_copies_form_one_group(make_repo, tmp_path: Path) -> None:
 def test_renamed_variable_copies_are_clones(make_repo, tmp_path: Path) -> None:
     report = _scan(make_repo, tmp_path, {"pkg/a.py": FEATURES, "pkg/b.py": RENAMED})
     assert _found(report) == {("PD302", "pkg/a.py", 5)}
-    assert "Identical" in report.findings[0].message  # a renamed variable is not a divergence
+    assert "identically" in report.findings[0].message  # a renamed variable is not a divergence
 
 
-def test_training_and_serving_copies_are_high_risk_skew(make_repo, tmp_path: Path) -> None:
+FIT = "\n\ndef fit(model, df, y):\n    model.fit(build_features(df), y)\n"
+ROUTE = ("from flask import Flask, request\napp = Flask(__name__)\n" + RENAMED +
+         "\n\n@app.post('/predict')\ndef predict():\n    return str(MODEL.predict(make_inputs(request.json)))\n")
+
+
+def test_training_and_serving_entry_points_make_high_risk_skew(make_repo, tmp_path: Path) -> None:
+    report = _scan(make_repo, tmp_path, {"pipeline/fit_model.py": FEATURES + FIT, "web/routes.py": ROUTE})
+    assert _found(report) == {("PD301", "pipeline/fit_model.py", 5)}
+    assert report.findings[0].impact.risk.value == "high"
+
+
+def test_roles_from_file_names_alone_are_not_high_risk(make_repo, tmp_path: Path) -> None:
     report = _scan(make_repo, tmp_path, {"train.py": FEATURES, "serve.py": RENAMED})
     assert _found(report) == {("PD301", "train.py", 5)}
-    assert report.findings[0].impact.risk.value == "high"
+    assert report.findings[0].impact.risk.value == "medium"
 
 
 def test_one_changed_constant_names_both_lines(make_repo, tmp_path: Path) -> None:
@@ -62,7 +73,7 @@ def test_one_changed_constant_names_both_lines(make_repo, tmp_path: Path) -> Non
     assert _found(report) == {("PD301", "train.py", 5)}
     message = report.findings[0].message
     assert "fillna(0.0)" in message and "fillna(-1.0)" in message
-    assert message.startswith("Copies of feature logic have diverged")
+    assert "have diverged" in message
 
 
 def test_an_inserted_step_is_a_type3_clone(make_repo, tmp_path: Path) -> None:
@@ -202,9 +213,15 @@ def test_a_function_and_its_call_site_are_not_copies(make_repo, tmp_path: Path) 
     assert _found(_scan(make_repo, tmp_path, {"pkg/a.py": FEATURES, "pkg/run.py": CALL_SITE})) == set()
 
 
-def test_copied_from_marker_is_a_managed_copy(make_repo, tmp_path: Path) -> None:
+def test_copied_from_marker_is_one_low_group_that_an_option_silences(make_repo, tmp_path: Path) -> None:
+    from paydown.analyzers.config import RuleSettings
+
     marked = FEATURES.replace("def build", "# Copied from pkg.a.build_features\ndef build")
-    assert _found(_scan(make_repo, tmp_path, {"pkg/a.py": FEATURES, "pkg/b.py": marked})) == set()
+    files = {"pkg/a.py": FEATURES, "pkg/b.py": marked}
+    (finding,) = _scan(make_repo, tmp_path / "1", files).findings
+    assert finding.impact.priority.value == "low" and "Copied from" in finding.message
+    quiet = Config(rules={rule.id: RuleSettings(None, {"report_deliberate": 0}) for rule in RULES})
+    assert scan(make_repo(tmp_path / "2", files), quiet, use_cache=False, jobs=1).findings == []
 
 
 def test_fingerprint_survives_inserted_lines(make_repo, tmp_path: Path) -> None:
@@ -235,8 +252,10 @@ def test_candidate_pairs_come_from_shared_fingerprints_only(make_repo, tmp_path:
 def test_thresholds_are_configurable(make_repo, tmp_path: Path) -> None:
     from paydown.analyzers.config import RuleSettings
 
+    # Partial copies obey the thresholds; a whole function copied identically is found whatever its length.
     strict = Config(rules={rule.id: RuleSettings(None, {"min_statements": 50}) for rule in RULES})
-    report = scan(make_repo(tmp_path, {"pkg/a.py": FEATURES, "pkg/b.py": FEATURES}), strict, use_cache=False,
+    diverged = FEATURES.replace("fillna(0.0)", "fillna(-1.0)")
+    report = scan(make_repo(tmp_path, {"pkg/a.py": FEATURES, "pkg/b.py": diverged}), strict, use_cache=False,
                   jobs=1)
     assert _found(report) == set()
 

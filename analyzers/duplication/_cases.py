@@ -1,0 +1,264 @@
+"""Source texts of the duplication rules' cases: small repositories written for the cases, nothing copied."""
+
+from __future__ import annotations
+
+import json
+
+TRAIN = '''import numpy as np
+import pandas as pd
+
+
+def build_features(df):
+    df = df.copy()
+    df["age"] = df["age"].fillna(0.0)
+    df["ratio"] = df["income"] / df["debt"]
+    df["log_income"] = df["income"].clip(lower=0).apply(np.log1p)
+    df = pd.get_dummies(df, columns=["city"])
+    return df.astype("float32")
+'''
+SERVE = TRAIN.replace("build_features(df)", "features_for_request(frame)").replace("df", "frame")
+SERVE_DIVERGED = SERVE.replace("fillna(0.0)", "fillna(-1.0)")
+ARGPARSE = '''import argparse
+
+
+def parse_args():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", default="data.csv")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--lr", type=float, default=0.001)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--output", default="model.pkl")
+    return parser.parse_args()
+'''
+
+# The four-statement function of a taxi-fare model, written once for training and copied into three serving paths.
+_TRIP = '''def trip_features(trip):
+    features = {}
+    features["route"] = "%s_%s" % (trip["pickup_zone"], trip["dropoff_zone"])
+    features["distance"] = trip["distance_km"]
+    return features
+'''
+FARE_TRAIN = f'''import pickle
+
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.linear_model import Ridge
+
+
+{_TRIP}
+
+def fit(trips, fares):
+    vectorizer = DictVectorizer()
+    x = vectorizer.fit_transform([trip_features(t) for t in trips])
+    model = Ridge().fit(x, fares)
+    pickle.dump((vectorizer, model), open("fare.bin", "wb"))
+'''
+FARE_FLASK = f'''import pickle
+
+from flask import Flask, jsonify, request
+
+app = Flask("fare")
+vectorizer, model = pickle.load(open("fare.bin", "rb"))
+
+
+{_TRIP}
+
+@app.route("/fare", methods=["POST"])
+def fare():
+    x = vectorizer.transform(trip_features(request.get_json()))
+    return jsonify({{"fare": float(model.predict(x)[0])}})
+'''
+FARE_LAMBDA = f'''import json
+import pickle
+
+vectorizer, model = pickle.load(open("/opt/fare.bin", "rb"))
+
+
+{_TRIP.replace("trip", "ride")}
+
+def lambda_handler(event, context):
+    x = vectorizer.transform(ride_features(json.loads(event["body"])))
+    return {{"statusCode": 200, "body": json.dumps({{"fare": float(model.predict(x)[0])}})}}
+'''
+FARE_BATCH = f'''import pickle
+import sys
+
+import pandas as pd
+
+
+{_TRIP}
+
+def score(path, out):
+    vectorizer, model = pickle.load(open("fare.bin", "rb"))
+    frame = pd.read_parquet(path)
+    x = vectorizer.transform([trip_features(row) for row in frame.to_dict("records")])
+    frame["fare"] = model.predict(x)
+    frame.to_parquet(out)
+
+
+if __name__ == "__main__":
+    score(sys.argv[1], sys.argv[2])
+'''
+
+# A character tokeniser built while preparing the data, and the same two functions as lambdas in a sampling script.
+CHAR_PREPARE = '''import numpy as np
+
+text = open("corpus.txt").read()
+symbols = sorted(set(text))
+stoi = {ch: i for i, ch in enumerate(symbols)}
+itos = {i: ch for i, ch in enumerate(symbols)}
+
+
+def encode(s):
+    return [stoi[c] for c in s]
+
+
+def decode(ids):
+    return "".join([itos[i] for i in ids])
+
+
+np.array(encode(text), dtype=np.uint16).tofile("train.bin")
+'''
+CHAR_SAMPLE = '''import pickle
+
+import torch
+
+model = torch.load("ckpt.pt")
+stoi, itos = pickle.load(open("meta.pkl", "rb"))
+encode = lambda text: [stoi[ch] for ch in text]
+decode = lambda tokens: "".join([itos[t] for t in tokens])
+prompt = torch.tensor(encode("Once"))[None, :]
+print(decode(model.generate(prompt, 100)[0].tolist()))
+'''
+
+# A training loop every example script repeats.
+LOOP = '''import torch
+
+
+def run_epoch(model, loader, optimizer, device):
+    model.train()
+    total = 0.0
+    for images, labels in loader:
+        images, labels = images.to(device), labels.to(device)
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(images), labels)
+        loss.backward()
+        optimizer.step()
+        total += loss.item()
+    return total / len(loader)
+
+
+if __name__ == "__main__":
+    run_epoch(None, [], None, "cpu")
+'''
+
+# Two losses sharing one skeleton: the core computation differs, which is the point of each.
+LOSSES = '''import torch
+from torch import nn
+
+
+class FocalLoss(nn.Module):
+    def forward(self, logits, target):
+        probs = torch.sigmoid(logits)
+        pt = torch.where(target == 1, probs, 1 - probs)
+        weight = (1 - pt) ** 2
+        loss = -weight * torch.log(pt.clamp(min=1e-6))
+        loss = loss.mean(dim=1)
+        return loss.mean()
+
+
+class DiceLoss(nn.Module):
+    def forward(self, logits, target):
+        probs = torch.sigmoid(logits)
+        inter = (probs * target).sum(dim=1)
+        union = probs.sum(dim=1) + target.sum(dim=1)
+        loss = 1 - (2 * inter + 1) / (union + 1)
+        loss = loss.clamp(min=0)
+        return loss.mean()
+'''
+# Two scalers with one skeleton: neutral names, so only their statements can tell them apart.
+SCALERS = '''import numpy as np
+import pandas as pd
+
+
+def standardise(frame, columns):
+    out = frame.copy()
+    out[columns] = out[columns].fillna(out[columns].median())
+    centre = out[columns].mean()
+    spread = out[columns].std().replace(0, 1)
+    out[columns] = (out[columns] - centre) / spread
+    return out.astype("float32")
+
+
+def rank_scale(frame, columns):
+    out = frame.copy()
+    out[columns] = out[columns].fillna(out[columns].median())
+    centre = out[columns].rank(pct=True)
+    spread = np.log1p(out[columns].abs())
+    out[columns] = centre * spread.clip(upper=5)
+    return out.astype("float32")
+'''
+PLOTS = '''import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import wandb
+
+
+def show_history(history):
+    frame = pd.DataFrame(history)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.plot(frame["epoch"], frame["train_loss"], label="train")
+    ax.plot(frame["epoch"], frame["val_loss"], label="val")
+    ax.set_xlabel("epoch")
+    ax.legend()
+    fig.savefig("history.png")
+
+
+class WandbHook:
+    def after_batch(self, step, outputs):
+        values = np.array(outputs["scores"])
+        wandb.log({"mean_score": values.mean(), "step": step})
+        wandb.log({"max_score": values.max(), "step": step})
+        wandb.log({"hist": wandb.Histogram(values), "step": step})
+'''
+KFOLD = '''import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+
+frame = pd.read_csv("train.csv")
+x, y = frame.drop(columns=["target"]), frame["target"]
+folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+scores = []
+for fold, (fit_idx, val_idx) in enumerate(folds.split(x, y)):
+    x_fit, x_val = x.iloc[fit_idx], x.iloc[val_idx]
+    y_fit, y_val = y.iloc[fit_idx], y.iloc[val_idx]
+    model.fit(x_fit, y_fit)
+    scores.append(roc_auc_score(y_val, model.predict_proba(x_val)[:, 1]))
+print(np.mean(scores))
+'''
+# Tokenisation copied into every week's folder of a course.
+WEEK_DATA = '''import torch
+
+
+def collate(batch, tokenizer, max_length):
+    texts = [example["text"].strip().lower() for example in batch]
+    encoded = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    labels = torch.tensor([example["label"] for example in batch])
+    return encoded["input_ids"], encoded["attention_mask"], labels
+'''
+
+
+def notebook(*cells: str) -> str:
+    return json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": c} for c in cells],
+                       "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+_CLEAN_CELL = '''df = pd.read_csv("houses.csv")
+df["rooms"] = df["rooms"].fillna(df["rooms"].median())
+df["age"] = 2024 - df["built"]
+df["price_per_m2"] = df["price"] / df["area"]
+df = pd.get_dummies(df, columns=["district"])
+df = df.astype("float32")
+'''
+HOUSES_NOTEBOOK = notebook("import pandas as pd\n", _CLEAN_CELL)
+HOUSES_SCRIPT = "#!/usr/bin/env python\n# exported from houses.ipynb\nimport pandas as pd\n\n" + _CLEAN_CELL
