@@ -16,6 +16,7 @@ from ..finding import AnalysisResult
 from ..snapshot import RepoSnapshot
 from . import _config, _extract, _history, _judge, _report
 from ._index import Index
+from ._knobs import NotebookKnobs
 from ._rules import DEAD_CONFIG_SWITCH, RULES, STALE_FEATURE_FLAG, UNREAD_CONFIG_KEY, UNREAD_OPTION
 
 
@@ -24,7 +25,9 @@ def find_flag_debt(snapshot: RepoSnapshot, config: Config) -> AnalysisResult:
     started = time.perf_counter()
     index = Index(_judge.file_facts(snapshot.facts_of(ANALYZER.name)))
     result = AnalysisResult()
-    switches = _judge.constant_switches(index)
+    knobs = NotebookKnobs(snapshot.root, snapshot.files)
+    switches = [s for s in _judge.constant_switches(index)
+                if not knobs.documented(s.path, s.binding.name.rsplit(".", 1)[-1], s.binding.span[0])]
     result.findings.extend(_report.switch_finding(DEAD_CONFIG_SWITCH, s, snapshot.files) for s in switches)
     for unread in _judge.unread_options(index, snapshot.files):
         result.findings.append(_report.option_finding(UNREAD_OPTION, unread, index.canonical.get(unread.path, "")))

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 from ..finding import Case, Kind, Rule
+
+
+def _notebook(*cells: tuple[str, str]) -> str:
+    """A notebook's JSON text with these (cell type, source) cells."""
+    return json.dumps({"cells": [{"cell_type": kind, "metadata": {}, "source": source.splitlines(keepends=True),
+                                  **({"outputs": [], "execution_count": None} if kind == "code" else {})}
+                                 for kind, source in cells], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
 
 _SETTINGS = "USE_NEW_TOKENIZER = False\nBATCH = 32\n"
 _TRAIN = ("from pkg import settings\n\n\ndef tokenize(text):\n    if settings.USE_NEW_TOKENIZER:\n"
@@ -116,6 +126,18 @@ DEAD_CONFIG_SWITCH = Rule(
         Case("valid-template-placeholder",
              {"hooks/post_gen.py": "use_docker = '{{ cookiecutter.use_docker }}'\nif use_docker == 'yes':\n"
                                    "    print(1)\n"}),
+        Case("valid-notebook-knob-named-in-markdown",
+             {"demo.ipynb": _notebook(("code", "FULL_RUN = False\n"),
+                                      ("markdown", "Set `FULL_RUN` to True to train on everything.\n"),
+                                      ("code", "if FULL_RUN:\n    print('all')\n"))}),
+        Case("valid-notebook-knob-with-a-comment",
+             {"demo.ipynb": _notebook(("code", "FULL_RUN = False  # True trains on everything\n"
+                                               "if FULL_RUN:\n    print('all')\n"))}),
+        Case("invalid-notebook-flag-nobody-is-told-about",
+             {"demo.ipynb": _notebook(("markdown", "# Training\n\nFULL_RUNS is another word.\n"),
+                                      ("code", "x = '# not a comment'\nFULL_RUN = False\n"),
+                                      ("code", "if FULL_RUN:\n    print('all')\n"))},
+             (("PD101", "demo.ipynb", 2),)),
         Case("invalid-exec-into-its-own-dict",
              {"job.py": "SHUFFLE = False\nsettings = {}\nexec(open('s.py').read(), settings)\n"
                         "if SHUFFLE:\n    print(settings)\n"},
