@@ -17,12 +17,15 @@ from ._collect import Collected
 from ._collect import collect as _collect
 from ._commands import ActionUse
 from ._commands import action_looseness as _action_looseness
+from ._images import image_looseness as _image_looseness
 from ._model import DEV_TOOLS, Declared
 from ._model import impact as _impact
 from ._python import extract_setup_requirements as _extract_setup_requirements
 
 _SHA = "b4ffde65f46336ab88eb53be808477a3936bae11"
 _HASH = "0" * 64
+_DIGEST = "sha256:" + "c" * 64
+_PYTHON_IMAGE = f"python:3.11@{_DIGEST}"
 
 
 def _notebook(*lines: str) -> str:
@@ -108,10 +111,10 @@ UNPINNED_INSTALL = Rule(
     options={"report_dev_dependencies": True},
     cases=(
         Case("invalid-dockerfile-run",
-             {"Dockerfile": "FROM python:3.11-slim\nRUN pip install --no-cache-dir numpy pandas==2.2.2\n"},
+             {"Dockerfile": f"FROM {_PYTHON_IMAGE}\nRUN pip install --no-cache-dir numpy pandas==2.2.2\n"},
              (("PD202", "Dockerfile", 2),)),
         Case("invalid-multiline-run",
-             {"Dockerfile": "FROM python:3.11\nRUN apt-get update && \\\n    python -m pip install --upgrade \\\n"
+             {"Dockerfile": f"FROM {_PYTHON_IMAGE}\nRUN apt-get update && \\\n    python -m pip install --upgrade \\\n"
                             "      'torch>=2.2' && rm -rf /root/.cache\n"},
              (("PD202", "Dockerfile", 4),)),
         Case("invalid-shell-script", {"scripts/setup.sh": "#!/bin/sh\nset -e\npip3 install -q lightgbm\n"},
@@ -123,10 +126,10 @@ UNPINNED_INSTALL = Rule(
         Case("invalid-notebook-magic", {"train.ipynb": _notebook("%pip install transformers", "import os")},
              (("PD202", "train.ipynb", 1),)),
         Case("valid-requirements-reference",
-             {"Dockerfile": "FROM python:3.11\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n",
+             {"Dockerfile": f"FROM {_PYTHON_IMAGE}\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n",
               "requirements.txt": "numpy==1.26.4\n"}),
         Case("valid-pinned-install",
-             {"Dockerfile": "FROM python:3.11\nRUN pip install --upgrade pip && pip install 'numpy==1.26.4' .\n"}),
+             {"Dockerfile": f"FROM {_PYTHON_IMAGE}\nRUN pip install --upgrade pip && pip install 'numpy==1.26.4' .\n"}),
         Case("valid-constraint-flag",
              {"install.sh": "pip install -c constraints.txt scipy\n", "constraints.txt": "scipy==1.11.4\n"}),
         Case("valid-bundled-short-options-take-their-file",
@@ -174,7 +177,46 @@ UNPINNED_ACTION = Rule(
     ),
 )
 
-RULES: tuple[Rule, ...] = (UNPINNED_DEPENDENCY, UNPINNED_INSTALL, UNPINNED_ACTION)
+UNPINNED_IMAGE = Rule(
+    id="PD204",
+    name="unpinned-container-image",
+    kind=Kind.UNPINNED_DEPENDENCY,
+    summary="A container image (Dockerfile `FROM` or `COPY --from`, Compose or CI `image:`, a workflow job "
+            "container) named by a tag or by nothing, instead of a digest, as OpenSSF Scorecard's "
+            "Pinned-Dependencies check flags.",
+    why="Sculley et al.'s unstable dependencies, one layer down: a base image brings the Python, CUDA, cuDNN and "
+        "often the ML framework the model runs with, and a tag (`latest`, `2.3-cuda12`) can be pushed again at "
+        "any time, so a rebuild trains or serves on different libraries with no change to the repository.",
+    example="Dockerfile:\n    FROM pytorch/pytorch\n    FROM python:3.11-slim AS runtime",
+    fix="Pin the image to the digest of the build you test with and keep the tag for readers: "
+        "`FROM python:3.11-slim@sha256:<digest>` (`docker buildx imagetools inspect python:3.11-slim` prints it); "
+        "Dependabot or Renovate keep digests current.",
+    cases=(
+        Case("invalid-no-tag-framework-image",
+             {"Dockerfile": "FROM pytorch/pytorch\nRUN pip install -r requirements.txt\n",
+              "requirements.txt": "numpy==1.26.4\n"},
+             (("PD204", "Dockerfile", 1),)),
+        Case("invalid-latest-and-version-tags-and-copy-from",
+             {"docker/Dockerfile": "# build\nFROM --platform=linux/amd64 python:3.11-slim AS build\n"
+                                   "COPY --from=ghcr.io/astral-sh/uv:latest /uv /bin/uv\n"
+                                   "FROM build AS test\nFROM gcr.io/distroless/python3\n"
+                                   "COPY --from=build /app /app\n"},
+             (("PD204", "docker/Dockerfile", 2), ("PD204", "docker/Dockerfile", 3),
+              ("PD204", "docker/Dockerfile", 5))),
+        Case("invalid-arg-default-compose-and-gitlab-image",
+             {"Dockerfile": "ARG BASE=nvidia/cuda:12.1.0-runtime-ubuntu22.04\nFROM ${BASE}\n",
+              "docker-compose.yml": "services:\n  db:\n    image: postgres:16\n  api:\n    build: .\n"
+                                    "    image: acme/api:dev\n",
+              ".gitlab-ci.yml": "image: python:3.12\ntest:\n  script:\n    - pytest\n"},
+             (("PD204", "Dockerfile", 2), ("PD204", "docker-compose.yml", 3), ("PD204", ".gitlab-ci.yml", 1))),
+        Case("valid-digest-stages-scratch-and-unknown-variable",
+             {"Dockerfile": f"FROM pytorch/pytorch:2.3.1-cuda12.1-cudnn8-runtime@{_DIGEST} AS base\n"
+                            "FROM base AS train\nFROM scratch\nCOPY --from=0 /a /a\nCOPY --from=train /m /m\n"
+                            "ARG RUNTIME\nFROM ${RUNTIME}\n"}),
+    ),
+)
+
+RULES: tuple[Rule, ...] = (UNPINNED_DEPENDENCY, UNPINNED_INSTALL, UNPINNED_ACTION, UNPINNED_IMAGE)
 
 
 def _advice(declared: Declared, ecosystem: str, install: bool) -> str:
@@ -269,12 +311,37 @@ def _action_findings(collected: Collected, config: Config) -> list[Finding]:
     return findings
 
 
+def _image_findings(collected: Collected, config: Config) -> list[Finding]:
+    findings = []
+    for use in collected.images:
+        loose = _image_looseness(use)
+        if loose is None:
+            continue
+        tag = f":{use.tag}" if use.tag else ":<tag>"
+        advice = f"pin it to a digest, e.g. {use.repository}{tag}@sha256:<digest of the image you test with>"
+        risk = (Impact(0.25, Risk.HIGH, f"{use.repository} supplies the ML framework and CUDA libraries: a re-pushed "
+                                        "tag changes what the model trains and serves with.", 1.0)
+                if use.framework else
+                Impact(0.25, Risk.MEDIUM, "A re-pushed tag changes the system's runtime under the same build.", 0.3))
+        findings.append(new_finding(
+            UNPINNED_IMAGE,
+            Location(use.path, use.line),
+            symbol=use.repository,
+            message=f"{use.how} {use.image} is not pinned: {loose}; {advice}",
+            impact=risk,
+            anchor=use.image,
+            scope=use.how,
+            fix=advice[0].upper() + advice[1:] + ".",
+        ))
+    return findings
+
+
 def find_dependency_debt(snapshot: RepoSnapshot, config: Config) -> AnalysisResult:
     """Findings for every loose dependency not pinned by a lock or constraints file, and unpinned actions."""
     collected = _collect(snapshot, snapshot.facts_of("dependencies"))
     result = AnalysisResult(problems=list(collected.problems), stats=dict(collected.stats))
     for rule, judge in ((UNPINNED_DEPENDENCY, _manifest_findings), (UNPINNED_INSTALL, _install_findings),
-                        (UNPINNED_ACTION, _action_findings)):
+                        (UNPINNED_ACTION, _action_findings), (UNPINNED_IMAGE, _image_findings)):
         if config.enabled(rule):
             result.findings.extend(judge(collected, config))
     return result

@@ -10,6 +10,7 @@ from ..finding import Problem
 from ..snapshot import RepoSnapshot
 from ._commands import ActionUse, Installs, scan_dockerfile, scan_magics, scan_script, scan_workflow
 from ._formats import Manifest, parse_conda, parse_pipfile, parse_pyproject, parse_setup_cfg, setup_py_manifest
+from ._images import ImageUse, scan_compose_images, scan_gitlab_images
 from ._lockfiles import Lock, LockIndex, applied_constraints, is_lock_file, parse_lock
 from ._model import Declared
 from ._requirements import RequirementsFile, parse_requirements_file
@@ -25,6 +26,7 @@ class Collected:
     manifests: list[tuple[Declared, str]] = field(default_factory=list)  # with the ecosystem of its locks
     installs: list[tuple[Declared, tuple[str, ...]]] = field(default_factory=list)
     actions: list[ActionUse] = field(default_factory=list)
+    images: list[ImageUse] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     locks: LockIndex = field(default_factory=lambda: LockIndex(()))
     constrained: dict[str, set[str]] = field(default_factory=dict)  # requirements file -> names pinned by -c
@@ -70,6 +72,11 @@ def _is_dockerfile(path: str) -> bool:
     return base.startswith(("Dockerfile", "Containerfile")) or base.endswith(".dockerfile")
 
 
+def _is_compose(path: str) -> bool:
+    base = posixpath.basename(path).lower()
+    return base.endswith((".yml", ".yaml")) and (base.startswith(("docker-compose", "compose.", "compose-")))
+
+
 def _manifest_of(path: str, text: str, facts: Any) -> tuple[Manifest, str] | None:
     base = posixpath.basename(path)
     if base == "pyproject.toml":
@@ -89,6 +96,10 @@ def _installs_of(path: str, snapshot: RepoSnapshot) -> Installs | None:
     file = snapshot.files[path]
     if file.magics:
         return scan_magics(path, file.magics, file.cell_position)
+    if _is_compose(path) or posixpath.basename(path) == ".gitlab-ci.yml":
+        scan = scan_compose_images if _is_compose(path) else scan_gitlab_images
+        images = scan(path, file.text)
+        return Installs(images=images.uses, problems=images.problems)
     if _is_workflow(path):
         return scan_workflow(path, file.text)
     if _is_dockerfile(path):
@@ -157,6 +168,7 @@ def collect(snapshot: RepoSnapshot, facts: dict[str, Any]) -> Collected:
         if installs is not None:
             collected.installs.extend(installs.declared)
             collected.actions.extend(installs.actions)
+            collected.images.extend(installs.images)
             collected.problems.extend(installs.problems)
             included.update(installs.includes)
             constrained.update(c for _, cs in installs.declared for c in cs)
@@ -165,5 +177,5 @@ def collect(snapshot: RepoSnapshot, facts: dict[str, Any]) -> Collected:
     collected.locks = LockIndex(locks)
     collected.stats = {"requirements_files": len(parsed), "lock_files": len(locks),
                        "declared": len(collected.manifests) + len(collected.installs),
-                       "actions": len(collected.actions)}
+                       "actions": len(collected.actions), "images": len(collected.images)}
     return collected

@@ -13,6 +13,7 @@ from packaging.requirements import InvalidRequirement
 
 from ..finding import Problem
 from ..snapshot import parse_yaml
+from ._images import ImageUse, scan_dockerfile_images, workflow_images
 from ._model import Declared, TextIndex, is_dev_section, is_sha
 from ._requirements import classify, install_arguments, resolve
 
@@ -44,6 +45,7 @@ class Installs:
     declared: list[tuple[Declared, tuple[str, ...]]] = field(default_factory=list)
     includes: list[str] = field(default_factory=list)
     actions: list[ActionUse] = field(default_factory=list)
+    images: list[ImageUse] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -161,7 +163,7 @@ def _logical_spans(text: str) -> list[tuple[int, int]]:
 
 
 def scan_dockerfile(path: str, text: str) -> Installs:
-    installs, index = Installs(), TextIndex(text)
+    installs, index = Installs(images=scan_dockerfile_images(path, text)), TextIndex(text)
     for start, end in _logical_spans(text):
         segment = _blank(text[start:end])
         stripped = segment.lstrip()
@@ -267,6 +269,7 @@ def scan_workflow(path: str, text: str) -> Installs:
     if not isinstance(data, dict):
         return installs
     index, cursor = TextIndex(text), 0
+    installs.images.extend(workflow_images(path, text, data))
     jobs = data.get("jobs") if isinstance(data.get("jobs"), dict) else {}
     for job_id, job in jobs.items():
         if not isinstance(job, dict):

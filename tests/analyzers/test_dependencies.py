@@ -63,7 +63,7 @@ def test_every_rule_has_a_valid_and_an_invalid_case() -> None:
     for rule in RULES:
         assert any(not case.expect for case in rule.cases), rule.id
         assert any(case.expect for case in rule.cases), rule.id
-    assert [rule.id for rule in RULES] == ["PD201", "PD202", "PD203"]
+    assert [rule.id for rule in RULES] == ["PD201", "PD202", "PD203", "PD204"]
 
 
 def test_realistic_repository_matches_its_expect_markers(tmp_path: Path) -> None:
@@ -386,7 +386,7 @@ def test_dockerfile_install_lines(tmp_path: Path) -> None:
             "RUN uv pip install --system polars\n")  # 13
     files = {"docker/Dockerfile.gpu": text, "docker/requirements.txt": "requests>=2\n"}
     assert found(tmp_path, files) == {("PD202", "docker/Dockerfile.gpu", n) for n in (2, 6, 8, 9, 13)} | {
-        ("PD201", "docker/requirements.txt", 1)}
+        ("PD201", "docker/requirements.txt", 1), ("PD204", "docker/Dockerfile.gpu", 1)}
 
 
 def test_pip_install_minus_r_reads_the_named_file(tmp_path: Path) -> None:
