@@ -229,7 +229,7 @@ def _advice(declared: Declared, ecosystem: str, install: bool) -> str:
         return "add the archive's hash (`#sha256=...` or `--hash=sha256:...`)"
     if ecosystem == "conda":
         return f"pin the full version, e.g. {loose.example}, or add a conda-lock file"
-    shown = loose.example + (" (the bound shown; use the version you test with)" if loose.kind == "lower" else "")
+    shown = loose.example
     elsewhere = "install from pinned requirements or pass -c constraints" if install else "add it to a lock file"
     return f"pin an exact version, e.g. {shown}, or {elsewhere}"
 

@@ -101,8 +101,8 @@ def specifier_looseness(name: str, spec: SpecifierSet) -> Looseness | None:
         return Looseness("range", f"range ({shown})", example)
     only = specs[0]
     if only.operator in (">=", ">"):
-        bound = f"{name}=={only.version}" if only.operator == ">=" else example
-        return Looseness("lower", f"lower bound only ({shown})", bound)
+        # never the bound itself as the example pin: installs today resolve far above it, so it would downgrade
+        return Looseness("lower", f"lower bound only ({shown})", example)
     kinds = {"~=": ("compatible", "compatible release"), "==": ("wildcard", "wildcard"),
              "<": ("upper", "upper bound only"), "<=": ("upper", "upper bound only"),
              "!=": ("exclusion", "exclusions only")}
