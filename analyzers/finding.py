@@ -142,6 +142,7 @@ class Rule:
     fix: str
     options: Mapping[str, Any] = field(default_factory=dict)
     cases: tuple[Case, ...] = ()
+    merged_into: str = ""  # a retired rule: its id stays reserved, its findings are now the named rule's
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Finds feature flags and switches that no longer switch anything: constants that decide control flow but are
-never rebound, command-line options nobody reads, and constant switches untouched for months, the "dead
-experimental codepaths" and configuration debt of Sculley et al.
+never rebound (with how long they have been dead, from git), command-line options nobody reads, and config
+keys nobody reads: the "dead experimental codepaths" and configuration debt of Sculley et al.
 
 Nothing in the analyzed repository is imported or run: facts come from each file's syntax tree, and the judge
 resolves names across modules through imports and re-exports.
@@ -28,26 +28,31 @@ def find_flag_debt(snapshot: RepoSnapshot, config: Config) -> AnalysisResult:
     knobs = NotebookKnobs(snapshot.root, snapshot.files)
     switches = [s for s in _judge.constant_switches(index)
                 if not knobs.documented(s.path, s.binding.name.rsplit(".", 1)[-1], s.binding.span[0])]
-    result.findings.extend(_report.switch_finding(DEAD_CONFIG_SWITCH, s, snapshot.files) for s in switches)
+    ages = _switch_ages(snapshot, switches, config)
+    limit = config.option(STALE_FEATURE_FLAG, "stale_days")
+    result.findings.extend(_report.switch_finding(DEAD_CONFIG_SWITCH, s, snapshot.files, ages.get(i), limit)
+                           for i, s in enumerate(switches))
     for unread in _judge.unread_options(index, snapshot.files):
         result.findings.append(_report.option_finding(UNREAD_OPTION, unread, index.canonical.get(unread.path, "")))
     if config.enabled(UNREAD_CONFIG_KEY):
         for key in _config.unread_keys(snapshot, index.facts, index.canonical):
             result.findings.append(_report.config_key_finding(UNREAD_CONFIG_KEY, key, snapshot.files))
-    if switches and config.enabled(STALE_FEATURE_FLAG):
-        limit = config.option(STALE_FEATURE_FLAG, "stale_days")
-        # git blames the file's own lines: for a notebook, the line of its JSON holding the flag.
-        lines = [snapshot.files[s.path].file_line(s.binding.span[0]) if s.path in snapshot.files
-                 else s.binding.span[0] for s in switches]
-        ages = _history.unchanged_days(snapshot.root, [(s.path, line) for s, line in zip(switches, lines, strict=True)])
-        for switch, line in zip(switches, lines, strict=True):
-            days = ages.get((switch.path, line))
-            if days is not None and days >= limit:
-                result.findings.append(_report.stale_finding(STALE_FEATURE_FLAG, switch, days))
     result.stats = {"files": len(index.facts), "switches": len(switches),
                     "seconds": round(time.perf_counter() - started, 3)}
     return result
 
 
-ANALYZER = Analyzer(name="feature_flags", version="5", rules=RULES, find=find_flag_debt,
+def _switch_ages(snapshot: RepoSnapshot, switches: list[_judge.Switch], config: Config) -> dict[int, int]:
+    """Days each switch's line has been unchanged in git, by position; PD103's settings (merged) govern this."""
+    if not switches or not config.enabled(STALE_FEATURE_FLAG):
+        return {}
+    # git blames the file's own lines: for a notebook, the line of its JSON holding the flag.
+    lines = [snapshot.files[s.path].file_line(s.binding.span[0]) if s.path in snapshot.files
+             else s.binding.span[0] for s in switches]
+    ages = _history.unchanged_days(snapshot.root, [(s.path, line) for s, line in zip(switches, lines, strict=True)])
+    return {i: ages[(s.path, line)] for i, (s, line) in enumerate(zip(switches, lines, strict=True))
+            if (s.path, line) in ages}
+
+
+ANALYZER = Analyzer(name="feature_flags", version="6", rules=RULES, find=find_flag_debt,
                     extract=_extract.extract_flag_facts)

@@ -50,42 +50,56 @@ def _branch(files: Mapping[str, SourceFile], path: str, test: Test, result: bool
     return f"the {kind} at {where} never runs its body{span}"
 
 
-def _impact(switch_lines: int, serving: bool) -> Impact:
+def _impact(switch_lines: int, serving: bool, days: int | None = None, stale: bool = False) -> Impact:
     effort = round(min(8.0, 0.5 + switch_lines / 25), 2)
     large = switch_lines >= 40
     risk = Risk.HIGH if large or serving else Risk.MEDIUM
     reason = ("dead code in serving code paths" if serving else
               f"{switch_lines} dead lines kept alive" if large else "a switch that no longer switches")
-    return Impact(effort, risk, reason, round(0.25 + min(switch_lines, 100) / 200, 2))
+    interest = 0.25 + min(switch_lines, 100) / 200
+    if days is not None and stale:
+        # Dead code costs more the longer it sits: nobody remembers what the other branch does (x2 at two years).
+        interest *= 1 + min(days, 3 * 365) / 730
+        reason += f", dead for {_age(days)}"
+    return Impact(effort, risk, reason, round(interest, 2))
 
 
-def switch_finding(rule: Rule, switch: Switch, files: Mapping[str, SourceFile]) -> Finding:
+def _age(days: int) -> str:
+    if days >= 365:
+        years = days / 365
+        return f"{years:.1f} years" if years < 10 else f"{round(years)} years"
+    return f"{days} days"
+
+
+def switch_finding(rule: Rule, switch: Switch, files: Mapping[str, SourceFile], days: int | None = None,
+                   stale_days: int = 180) -> Finding:
     name = switch.binding.name
     readers = [cite_line(files, p, t.span[0]) for p, t, _ in switch.tests]
     branches = [_branch(files, p, t, o) for p, t, o in switch.tests]
     dead = sum(max(0, e - s + 1) for _, t, o in switch.tests for s, e in [_dead_lines(t, o)] if s)
     serving = any(part in p.lower() for p, _, _ in switch.tests for part in _SERVING)
     shown = "; ".join(branches[:_SHOWN_READERS]) + ("; ..." if len(branches) > _SHOWN_READERS else "")
-    message = (f"`{name}` ({switch.qualified}) is always {switch.binding.value} and never rebound, so it switches "
-               f"nothing: {shown}. Read at {', '.join(readers)}")
+    stale = days is not None and days >= stale_days
+    age = ""
+    if days is not None:
+        age = (f" Its line has not changed in git for {_age(days)}" +
+               (": dead that long, it is a stale flag." if stale else "."))
+    message = (f"`{name}` ({switch.qualified}) is always {switch.binding.value}, so it switches nothing: {shown}. "
+               f"Read at {', '.join(readers)}. Nothing rebinds it: no other assignment, `global` or setattr outside "
+               f"tests, no exec, globals()/vars() or __dict__ write into its {_namespace(switch)}, no star import "
+               f"after it, and no template or notebook text makes it a setting.{age}")
     fix = (f"Delete `{name}` and keep only the branch that runs (inline the value {switch.binding.value}), or "
            f"read it from configuration if it must stay switchable.")
     return new_finding(
         rule, _location(switch.path, switch.binding.span), symbol=switch.qualified, message=message,
-        impact=_impact(dead, serving), anchor=switch.qualified, scope=switch.qualified.rpartition(".")[0],
-        related=tuple(_location(p, t.span) for p, t, _ in switch.tests), fix=fix,
+        impact=_impact(dead, serving, days, stale), anchor=switch.qualified,
+        scope=switch.qualified.rpartition(".")[0], related=tuple(_location(p, t.span) for p, t, _ in switch.tests),
+        fix=fix,
     )
 
 
-def stale_finding(rule: Rule, switch: Switch, days: int) -> Finding:
-    name = switch.binding.name
-    message = (f"`{name}` ({switch.qualified}) has been {switch.binding.value} and unchanged for {days} days; a "
-               f"flag that old is a stale flag: remove it and the branch it disables")
-    return new_finding(
-        rule, _location(switch.path, switch.binding.span), symbol=switch.qualified, message=message,
-        impact=_impact(0, False), anchor=switch.qualified, scope=switch.qualified.rpartition(".")[0],
-        related=tuple(_location(p, t.span) for p, t, _ in switch.tests),
-    )
+def _namespace(switch: Switch) -> str:
+    return "class" if switch.binding.scope else "module"
 
 
 def option_finding(rule: Rule, unread: UnreadOption, module: str) -> Finding:

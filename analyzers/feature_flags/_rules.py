@@ -22,9 +22,12 @@ DEAD_CONFIG_SWITCH = Rule(
     id="PD101",
     name="dead-config-switch",
     kind=Kind.DEAD_FLAG,
-    summary="A module- or class-level name bound once to a literal (bool, None, number, string), never rebound "
-            "anywhere in the repository, that decides an `if`, `elif`, ternary, `while` or `and`/`or` test: one "
-            "of the branches can never run.",
+    summary="A module- or class-level name bound once to a literal (bool, None, number, string) that decides an "
+            "`if`, `elif`, ternary, `while` or `and`/`or` test, where nothing can rebind it: no other assignment, "
+            "`global` or setattr outside tests, no exec, `globals()`/`vars()`/`__dict__` write or reload of its "
+            "namespace, no star import after it, no template placeholder, no notebook text telling its reader to "
+            "set it. One of the branches can never run. The finding says how long the line has been unchanged in "
+            "git, and calls the switch stale from `stale_days` on (PD103, merged into this rule).",
     why="Sculley et al. (\"Hidden Technical Debt in Machine Learning Systems\", section on dead experimental "
         "codepaths) describe how branches left behind by experiments pile up until nobody knows which "
         "combinations still work; Knight Capital lost $465M when a repurposed flag woke such a path.",
@@ -224,17 +227,25 @@ STALE_FEATURE_FLAG = Rule(
     id="PD103",
     name="stale-feature-flag",
     kind=Kind.DEAD_FLAG,
-    summary="A constant switch (see PD101) whose defining line has not changed in git for `stale_days` days "
-            "(default 180): the experiment it guarded is over. Skipped when the folder is not a git repository.",
+    summary="Merged into PD101 (dead-config-switch); the id stays reserved and no finding carries it. A switch's "
+            "age from git is now part of its one PD101 finding: the message says how long the switch has been dead, "
+            "and from `stale_days` days (default 180) on it calls it stale and its interest rises with its age. "
+            "Settings naming PD103 still apply to that age: `stale_days`, and `enabled = false` (or ignoring PD103) "
+            "leaves git out.",
     why="Sculley et al.'s dead experimental codepaths become more dangerous the longer they sit: nobody "
-        "remembers what the other branch does. Uber's Piranha removes exactly these stale flags automatically.",
-    example="# unchanged since 2021\nUSE_LEGACY_LOSS = False",
-    fix="Remove the flag and its dead branch; the history keeps the old code if it is ever needed.",
+        "remembers what the other branch does. Age alone proves nothing, though: a configurable setting untouched "
+        "for years is a stable default, not a stale flag, so age is reported only on a switch proved dead.",
+    example="# unchanged since 2021, and nothing can rebind it\nUSE_LEGACY_LOSS = False\n"
+            "if USE_LEGACY_LOSS:\n    loss = legacy_loss(x)  # never runs: one PD101 finding that says '3 years'",
+    fix="Follow the PD101 finding: delete the switch and its dead branch; the history keeps the old code.",
     options={"stale_days": 180},
+    merged_into="PD101",
     cases=(
-        Case("invalid-unchanged-for-years",
+        Case("one-pd101-finding-for-an-old-dead-switch",
              {"a.py": "LEGACY = False\nif LEGACY:\n    print(1)\n"},
-             (("PD101", "a.py", 1), ("PD103", "a.py", 1))),
+             (("PD101", "a.py", 1),)),
+        Case("valid-old-configurable-switch-is-no-finding",
+             {"a.py": "LEGACY = False\nexec(open('overrides.py').read())\nif LEGACY:\n    print(1)\n"}),
         Case("valid-not-a-switch", {"a.py": "LEGACY = False\nprint(LEGACY)\n"}),
     ),
 )

@@ -74,26 +74,44 @@ def test_option_passed_by_script_says_so(tmp_path: Path, make_repo) -> None:
     assert "other.sh" not in finding.message
 
 
-def test_stale_switch_from_old_commit(tmp_path: Path) -> None:
+def test_old_dead_switch_is_one_finding_that_says_it_is_stale(tmp_path: Path) -> None:
     root = _write(tmp_path / "repo", {"a.py": "LEGACY = False\nif LEGACY:\n    print(1)\n"})
     _commit(root, "2020-01-01T00:00:00+00:00")
     report = _scan(root)
-    assert _found(report) == {("PD101", "a.py", 1), ("PD103", "a.py", 1)}
-    [stale] = [f for f in report.findings if f.rule_id == "PD103"]
-    assert re.search(r"unchanged for \d{4} days", stale.message)
+    assert _found(report) == {("PD101", "a.py", 1)}, "PD103 is merged into PD101: one finding per switch"
+    [dead] = report.findings
+    assert re.search(r"not changed in git for \d+\.\d years: dead that long, it is a stale flag", dead.message)
+    recent = _write(tmp_path / "recent", {"a.py": "LEGACY = False\nif LEGACY:\n    print(1)\n"})
+    _commit(recent, datetime.now(UTC).isoformat(timespec="seconds"))
+    [fresh] = _scan(recent).findings
+    assert "stale" not in fresh.message and "not changed in git for 0 days." in fresh.message
+    assert dead.impact.interest_hours_per_month > fresh.impact.interest_hours_per_month
 
 
-def test_recent_switch_is_not_stale(tmp_path: Path) -> None:
-    root = _write(tmp_path / "repo", {"a.py": "LEGACY = False\nif LEGACY:\n    print(1)\n"})
-    _commit(root, datetime.now(UTC).isoformat(timespec="seconds"))
-    assert _found(_scan(root)) == {("PD101", "a.py", 1)}
-
-
-def test_stale_days_option_is_honoured(tmp_path: Path) -> None:
+def test_stale_days_option_of_the_merged_rule_still_applies(tmp_path: Path) -> None:
     root = _write(tmp_path / "repo", {"a.py": "LEGACY = False\nif LEGACY:\n    print(1)\n"})
     _commit(root, "2020-01-01T00:00:00+00:00")
     config = Config(rules={"PD103": RuleSettings(options={"stale_days": 100_000})})
-    assert _found(_scan(root, config)) == {("PD101", "a.py", 1)}
+    [finding] = _scan(root, config).findings
+    assert finding.rule_id == "PD101" and "stale" not in finding.message
+    [quiet] = _scan(root, Config(ignore=("PD103",))).findings
+    assert quiet.rule_id == "PD101" and "git" not in quiet.message
+
+
+def test_settings_and_suppressions_naming_pd103_are_accepted(tmp_path: Path, capsys) -> None:
+    from paydown.analyzers import ALL_RULES
+    from paydown.analyzers.config import parse_config
+    from paydown.cli import main
+
+    config = parse_config({"ignore": ["PD103"], "rules": {"PD103": {"stale_days": 30}}}, ".paydown.toml", ALL_RULES)
+    assert config.ignore == ("PD103",)
+    root = _write(tmp_path / "repo", {"a.py": "LEGACY = False  # paydown: ignore[PD103]\nif LEGACY:\n    print(1)\n"})
+    _commit(root, "2020-01-01T00:00:00+00:00")
+    assert _found(_scan(root)) == {("PD101", "a.py", 1)}, "naming the merged rule silences only the age it gave"
+    assert main(["explain", "PD103"]) == 0
+    assert "Merged into PD101" in capsys.readouterr().out
+    main(["rules"])
+    assert re.search(r"PD103 .*Merged into PD101", capsys.readouterr().out)
 
 
 def test_not_a_git_repository_skips_staleness_quietly(tmp_path: Path) -> None:
@@ -107,7 +125,8 @@ def test_uncommitted_line_is_not_stale(tmp_path: Path) -> None:
     root = _write(tmp_path / "repo", {"a.py": "X = 1\n"})
     _commit(root, "2020-01-01T00:00:00+00:00")
     (root / "a.py").write_text("LEGACY = False\nif LEGACY:\n    print(1)\n", encoding="utf-8")
-    assert _found(_scan(root)) == {("PD101", "a.py", 1)}
+    [finding] = _scan(root).findings
+    assert finding.rule_id == "PD101" and "git" not in finding.message
 
 
 def test_fingerprint_survives_inserted_lines_and_changes_on_rename(tmp_path: Path, make_repo) -> None:
@@ -156,7 +175,7 @@ def test_realistic_fixture_matches_its_expect_markers(tmp_path: Path, make_repo)
         for rule_id in match.group("ids").split(",")
     }
     root = make_repo(tmp_path, files)
-    assert {found for found in _found(_scan(root)) if found[0] != "PD103"} == expected
+    assert _found(_scan(root)) == expected
 
 
 # PD104 ------------------------------------------------------------------------------------------------------
