@@ -67,7 +67,6 @@ def _serve(settings: Any, *, host: str | None, port: int | None, worker: bool) -
     from werkzeug.serving import make_server
 
     from paydown.service.app import create_app
-    from paydown.service.queue import await_other_clients_gone
 
     if not settings.app_configured and host is None:
         host = "127.0.0.1"  # no login without an App: the page is only for this machine
@@ -90,5 +89,4 @@ def _serve(settings: Any, *, host: str | None, port: int | None, worker: bool) -
         if child is not None:
             child.terminate()
             child.wait(timeout=30)
-            await_other_clients_gone()
     return 0

