@@ -206,7 +206,7 @@ def load_labels(path: Path, entry: RepoEntry, rule_kinds: dict[str, str]) -> Lab
             where,
         )
         rule = _string(table, "rule", where)
-        if rule not in rule_kinds:
+        if kind_of_rule(rule, rule_kinds) is None:
             raise CorpusError(f"{where}: unknown rule {rule!r} (known: {', '.join(sorted(rule_kinds))})")
         verdict = _string(table, "verdict", where)
         if verdict not in VERDICTS:
@@ -231,7 +231,7 @@ def load_labels(path: Path, entry: RepoEntry, rule_kinds: dict[str, str]) -> Lab
         if kind not in KINDS:
             raise CorpusError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
         rule = _string(table, "rule", where) if "rule" in table else None
-        if rule is not None and rule_kinds.get(rule) != kind:
+        if rule is not None and kind_of_rule(rule, rule_kinds) != kind:
             raise CorpusError(f"{where}: rule {rule!r} is not a rule of kind {kind!r}")
         reason = _string(table, "reason", where).strip()
         if not reason:
@@ -415,6 +415,23 @@ def paydown_command(explicit: str | None) -> list[str]:
     return [found] if found else [sys.executable, "-m", "paydown"]
 
 
+# Rule ids are never reused and keep their family's kind (PD1xx dead flags, PD2xx dependencies, ...), so labels
+# for a rule the scanned paydown does not have (a newer rule, when scoring an older build) still have a kind.
+RULE_FAMILIES: dict[str, str] = {
+    "1": "dead-flag",
+    "2": "unpinned-dependency",
+    "3": "duplicated-feature-logic",
+    "4": "undocumented-input",
+}
+
+
+def kind_of_rule(rule: str, rule_kinds: dict[str, str]) -> str | None:
+    """The kind of a rule id: as the scanned paydown lists it, else by its family; None for no PD rule id."""
+    if rule in rule_kinds:
+        return rule_kinds[rule]
+    return RULE_FAMILIES.get(rule[2]) if re.fullmatch(r"PD\d{3}", rule) else None
+
+
 def rule_kinds(paydown: Sequence[str]) -> dict[str, str]:
     """Rule id -> kind, from ``paydown rules`` (columns: id, name, kind, summary)."""
     output = subprocess.run([*paydown, "rules"], capture_output=True, text=True, check=True).stdout
@@ -583,7 +600,7 @@ def match(
             misses.append(
                 Miss(
                     labels.repo,
-                    kinds_by_rule[label.rule],
+                    kind_of_rule(label.rule, kinds_by_rule) or "",
                     label.rule,
                     label.path,
                     label.line or 0,
@@ -903,7 +920,7 @@ def score_repository(
     outcomes, misses, stale = match(findings, labels, kinds_by_rule)
     result.outcomes = outcomes
     result.misses = [m for m in misses if m.kind in kinds]
-    result.stale = [s for s in stale if kinds_by_rule.get(s.label.rule) in kinds]
+    result.stale = [s for s in stale if kind_of_rule(s.label.rule, kinds_by_rule) in kinds]
     if labels is not None:
         result.labelled = True
         result.reviewed = sorted(labels.reviewed, key=KINDS.index)
