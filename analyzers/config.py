@@ -68,6 +68,7 @@ class Config:
     inputs: tuple[DeclaredInput, ...] = ()
     backlog: BacklogSettings = BacklogSettings()
     review: ReviewSettings = ReviewSettings()
+    project: str = ""  # "library" | "application": overrides how the dependency analyzer reads install ranges
     source: str = ""
     problems: tuple[Problem, ...] = ()  # the folder's own configuration files paydown would not read
 
@@ -87,7 +88,8 @@ class Config:
         return self._settings(rule).options.get(name, rule.options[name])
 
 
-_TOP_KEYS = {"exclude", "select", "ignore", "fail_on", "rules", "inputs", "backlog", "review"}
+_TOP_KEYS = {"exclude", "select", "ignore", "fail_on", "rules", "inputs", "backlog", "review", "project"}
+_PROJECT_KINDS = ("library", "application")
 
 
 def _strings(path: str, key: str, value: Any) -> tuple[str, ...]:
@@ -187,6 +189,14 @@ def _review(path: str, value: Any) -> ReviewSettings:
     return ReviewSettings(max_comments=_count(path, "review.max_comments", table.get("max_comments"), 20))
 
 
+def _project(path: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if value not in _PROJECT_KINDS:
+        raise ConfigError(path, "project", f"must be one of {', '.join(_PROJECT_KINDS)}")
+    return str(value)
+
+
 def parse_config(table: Mapping[str, Any], path: str, rules: Iterable[Rule]) -> Config:
     """Validate a `[tool.paydown]` table against the registered rules."""
     rules = tuple(rules)
@@ -210,6 +220,7 @@ def parse_config(table: Mapping[str, Any], path: str, rules: Iterable[Rule]) -> 
         inputs=_inputs(path, table.get("inputs", [])),
         backlog=_backlog(path, table.get("backlog", {})),
         review=_review(path, table.get("review", {})),
+        project=_project(path, table.get("project")),
         source=path,
     )
 

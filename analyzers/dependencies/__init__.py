@@ -70,10 +70,16 @@ UNPINNED_DEPENDENCY = Rule(
         Case("invalid-poetry-caret",
              {"pyproject.toml": '[tool.poetry.dependencies]\npython = "^3.11"\nxgboost = "^2.0"\n'},
              (("PD201", "pyproject.toml", 3),)),
-        Case("invalid-setup-py",
-             {"setup.py": 'from setuptools import setup\n\nREQUIRES = [\n    "scipy>=1.11",\n]\n'
+        Case("invalid-setup-py-branch-reference",
+             {"setup.py": 'from setuptools import setup\n\nREQUIRES = [\n    "scipy>=1.11",\n'
+                          '    "tok @ git+https://github.com/org/tok@main",\n]\n'
                           'setup(name="m", install_requires=REQUIRES)\n'},
-             (("PD201", "setup.py", 4),)),
+             (("PD201", "setup.py", 5),)),
+        Case("valid-library-install-ranges-and-own-name-in-examples",
+             {"pyproject.toml": '[build-system]\nrequires = ["setuptools"]\n\n[project]\nname = "geo-kit"\n'
+                                'version = "1"\ndependencies = ["shapely>=2", "pyproj"]\n',
+              "examples/requirements.txt": "geo_kit\n",
+              "examples/tour.ipynb": _notebook("!pip install geo-kit")}),
         Case("invalid-conda-prefix",
              {"environment.yml": "name: m\ndependencies:\n  - python=3.11\n  - numpy=1.26\n"},
              (("PD201", "environment.yml", 4),)),
@@ -260,11 +266,33 @@ def _skipped(rule: Rule, config: Config, declared: Declared) -> bool:
             and bool(config.option(rule, "treat_lower_bounds_as_pinned")))
 
 
+_INSTALL_SECTIONS = ("project.dependencies", "tool.poetry.dependencies", "install_requires")
+
+
+def _library_range(collected: Collected, config: Config, declared: Declared) -> bool:
+    """A published library's own install requirement declared with a range: the norm for a package installed
+    into other people's environments, so not debt. Only VCS and URL references stay reported there;
+    `[tool.paydown] project = "application"` reports every range, `"library"` counts every manifest naming a
+    distribution as the library's."""
+    if config.project == "application" or declared.loose is None or declared.loose.kind in ("vcs", "url"):
+        return False
+    if declared.path in collected.install_files:
+        return True
+    if declared.path not in collected.packaging:
+        return False
+    if not collected.packaging[declared.path] and config.project != "library":
+        return False
+    section = declared.section
+    return section in _INSTALL_SECTIONS or (section.startswith("extras:") and not declared.dev)
+
+
 def _manifest_findings(collected: Collected, config: Config) -> list[Finding]:
     rule = UNPINNED_DEPENDENCY
     findings = []
     for declared, ecosystem in collected.manifests:
         if _skipped(rule, config, declared) or collected.locks.pinned_by(declared.path, declared.name, ecosystem):
+            continue
+        if declared.name in collected.distributions or _library_range(collected, config, declared):
             continue
         if declared.name in collected.constrained.get(declared.path, ()):
             continue
@@ -277,8 +305,8 @@ def _install_findings(collected: Collected, config: Config) -> list[Finding]:
     rule = UNPINNED_INSTALL
     findings = []
     for declared, constraints in collected.installs:
-        if _skipped(rule, config, declared):
-            continue
+        if _skipped(rule, config, declared) or declared.name in collected.distributions:
+            continue  # the repository's own distribution, installed in its own examples, is not a dependency
         if any(declared.name in collected.constraint_pins.get(path, ()) for path in constraints):
             continue
         finding = _dependency_finding(rule, declared, "pypi", install=True)
@@ -347,5 +375,5 @@ def find_dependency_debt(snapshot: RepoSnapshot, config: Config) -> AnalysisResu
     return result
 
 
-ANALYZER = Analyzer(name="dependencies", version="1", rules=RULES, find=find_dependency_debt,
+ANALYZER = Analyzer(name="dependencies", version="2", rules=RULES, find=find_dependency_debt,
                     extract=_extract_setup_requirements)

@@ -27,6 +27,9 @@ class Collected:
     installs: list[tuple[Declared, tuple[str, ...]]] = field(default_factory=list)
     actions: list[ActionUse] = field(default_factory=list)
     images: list[ImageUse] = field(default_factory=list)
+    distributions: set[str] = field(default_factory=set)  # what the repository itself publishes
+    packaging: dict[str, str] = field(default_factory=dict)  # packaging manifest -> the distribution it builds
+    install_files: set[str] = field(default_factory=set)  # requirements files a build reads as install_requires
     problems: list[Problem] = field(default_factory=list)
     locks: LockIndex = field(default_factory=lambda: LockIndex(()))
     constrained: dict[str, set[str]] = field(default_factory=dict)  # requirements file -> names pinned by -c
@@ -162,6 +165,10 @@ def collect(snapshot: RepoSnapshot, facts: dict[str, Any]) -> Collected:
             found, ecosystem = manifest
             collected.manifests.extend((declared, ecosystem) for declared in found.declared)
             collected.problems.extend(found.problems)
+            if found.distribution:
+                collected.distributions.add(found.distribution)
+                collected.packaging[path] = found.distribution if found.packaging else ""
+            collected.install_files.update(found.install_files)
             included.update(found.includes)
             continue
         installs = _installs_of(path, snapshot)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import posixpath
 import re
 import tomllib
 from collections.abc import Iterable
@@ -40,6 +41,9 @@ class Manifest:
     declared: list[Declared] = field(default_factory=list)
     includes: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    distribution: str = ""  # the distribution this manifest builds (`[project] name`, `setup(name=...)`)
+    packaging: bool = False  # it builds a distribution: its install requirements are what users install it with
+    install_files: list[str] = field(default_factory=list)  # requirements files the build reads as install_requires
 
 
 def _table_start(index: TextIndex, tables: Iterable[str], key: str | None = None) -> int:
@@ -180,7 +184,21 @@ def parse_pyproject(path: str, text: str) -> Manifest:
         table = f"tool.poetry.group.{group}.dependencies"
         deps = body.get("dependencies") if isinstance(body, dict) else None
         _named_table(manifest, path, index, deps, table, is_dev_section(group), _table_start(index, (table,)))
+    name = project.get("name") or poetry.get("name")
+    manifest.distribution = canonicalize_name(name) if isinstance(name, str) and "{" not in name else ""
+    manifest.packaging = bool(manifest.distribution) and isinstance(data.get("build-system"), dict)
+    setuptools = tool.get("setuptools") if isinstance(tool.get("setuptools"), dict) else {}
+    dynamic = setuptools.get("dynamic") if isinstance(setuptools.get("dynamic"), dict) else {}
+    files = dynamic.get("dependencies", {}).get("file") if isinstance(dynamic.get("dependencies"), dict) else None
+    manifest.install_files = _sibling_files(path, [files] if isinstance(files, str) else files)
     return manifest
+
+
+def _sibling_files(manifest_path: str, names: Any) -> list[str]:
+    """Repo-relative paths of files a manifest names relative to its own folder."""
+    folder = posixpath.dirname(manifest_path)
+    return [posixpath.normpath(posixpath.join(folder, name)) for name in (names if isinstance(names, list) else ())
+            if isinstance(name, str) and name and not name.startswith(("/", ".."))]
 
 
 def parse_pipfile(path: str, text: str) -> Manifest:
@@ -210,6 +228,12 @@ def parse_setup_cfg(path: str, text: str) -> Manifest:
         manifest.problems.append(Problem(path, "invalid-cfg", f"invalid setup.cfg: {err}"))
         return manifest
     index = TextIndex(text)
+    name = parser.get("metadata", "name", fallback="")
+    manifest.distribution = canonicalize_name(name) if name and "{" not in name else ""
+    manifest.packaging = bool(manifest.distribution)
+    requires = parser.get("options", "install_requires", fallback="").strip()
+    if requires.startswith("file:"):
+        manifest.install_files = _sibling_files(path, [f.strip() for f in requires[5:].split(",")])
     if parser.has_option("options", "install_requires"):
         _pep508_items(manifest, path, index, _cfg_items(parser.get("options", "install_requires")),
                       "install_requires", False, _table_start(index, ("options",), "install_requires"))
@@ -225,6 +249,11 @@ def setup_py_manifest(path: str, facts: Any) -> Manifest:
     """Requirements that the extract phase read statically from a `setup(...)` call."""
     manifest = Manifest()
     entries = facts.get("requirements", ()) if isinstance(facts, dict) else ()
+    name = facts.get("name", "") if isinstance(facts, dict) else ""
+    manifest.distribution = canonicalize_name(name) if name and "{" not in name else ""
+    manifest.packaging = True  # setup.py is itself a build script for a distribution
+    manifest.install_files = _sibling_files(path, list(facts.get("install_files", ())) if isinstance(facts, dict)
+                                            else [])
     for section, text, line in entries:
         dev = section == "tests_require" or (section.startswith("extras:") and is_dev_section(section[7:]))
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,7 @@ import libcst as cst
 from ..cst import ParsedFile, dotted_name, string_value
 
 _LIST_KEYWORDS = ("install_requires", "tests_require")
+_REQUIREMENTS_NAME = re.compile(r"[\"']((?:[\w.-]+/)*[\w.-]*requirements[\w.-]*\.(?:txt|in))[\"']")
 _MAX_NAME_HOPS = 8  # `A = B`, `B = [...]` chains; bounded so `A = A + [...]` cannot loop
 
 
@@ -65,12 +67,18 @@ def extract_setup_requirements(parsed: ParsedFile) -> dict[str, Any] | None:
     def add(section: str, nodes: Iterator[cst.BaseExpression]) -> None:
         entries.extend((section, string_value(string) or "", parsed.span(string)[0]) for string in nodes)
 
+    name = ""
     for call in calls:
         for arg in call.args:
             keyword = arg.keyword.value if arg.keyword is not None else ""
+            if keyword == "name":
+                name = string_value(arg.value) or name
             if keyword in _LIST_KEYWORDS:
                 add(keyword, _strings(arg.value, names))
             elif keyword == "extras_require":
                 for extra, value in _extras(arg.value, names):
                     add(f"extras:{extra}", _strings(value, names))
-    return {"requirements": entries}
+    # `install_requires=open("requirements.txt").read().splitlines()` and similar: the file is the install list
+    code = parsed.code(parsed.module) if calls else ""
+    files = sorted(set(_REQUIREMENTS_NAME.findall(code))) if "install_requires" in code else []
+    return {"requirements": entries, "name": name, "install_files": files}

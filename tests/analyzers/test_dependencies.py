@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from paydown.analyzers.config import Config, RuleSettings
+from paydown.analyzers import ALL_RULES
+from paydown.analyzers.config import Config, ConfigError, RuleSettings, load_config
 from paydown.analyzers.cst import ParsedFile
 from paydown.analyzers.dependencies import ANALYZER, RULES
 from paydown.analyzers.finding import Case, Risk, Rule
@@ -47,6 +48,9 @@ def _notebook(*cells: list[str]) -> str:
                        "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
 
 
+APPLICATION = Config(project="application")
+
+
 def _with_options(rule_id: str, **options: object) -> Config:
     return Config(rules={rule_id: RuleSettings(options=options)})
 
@@ -74,7 +78,7 @@ def test_realistic_repository_matches_its_expect_markers(tmp_path: Path) -> None
             marker = EXPECT_MARKER.search(line)
             for rule_id in marker.group(1).replace(" ", "").split(",") if marker else ():
                 expected.add((rule_id, file.relative_to(root).as_posix(), number))
-    report = _scan(root)
+    report = _scan(root, load_config(root, ALL_RULES))
     assert not report.errors
     assert {(f.rule_id, f.location.path, f.location.line) for f in report.findings} == expected
 
@@ -283,7 +287,7 @@ def test_setup_py_is_read_statically(tmp_path: Path) -> None:
             "setup(\n    name='m',\n    install_requires=ML,\n"
             "    extras_require={'dev': ['pytest'], 'serve': ('fastapi>=0.110',)},\n"  # 11
             "    tests_require=['hypothesis'],\n)\n")  # 12
-    report = _scan(_write(tmp_path, {"setup.py": text}))
+    report = _scan(_write(tmp_path, {"setup.py": text}), APPLICATION)
     assert not report.errors
     assert {(f.symbol, f.location.line) for f in report.findings} == {
         ("numpy", 5), ("torch", 6), ("pytest", 11), ("fastapi", 11), ("hypothesis", 12)}
@@ -298,15 +302,17 @@ def test_setup_calls_outside_setup_py_are_ignored(tmp_path: Path) -> None:
     assert ANALYZER.extract is not None
     assert ANALYZER.extract(ParsedFile("tools/build.py", text, module)) is None
     facts = ANALYZER.extract(ParsedFile("setup.py", text, module))
-    assert facts == {"requirements": [("install_requires", "numpy", 2)]}
+    assert facts == {"requirements": [("install_requires", "numpy", 2)], "name": "", "install_files": []}
 
 
 def test_setup_cfg_install_requires_and_extras(tmp_path: Path) -> None:
     text = ("[metadata]\nname = m\n\n[options]\ninstall_requires =\n    numpy>=1.26\n"  # 6
             "    requests==2.32.3\n    pandas  # comment\n"  # 8
             "\n[options.extras_require]\ntest =\n    pytest>=8\n")  # 12
-    assert found(tmp_path, {"setup.cfg": text}) == {("PD201", "setup.cfg", 6), ("PD201", "setup.cfg", 8),
-                                                     ("PD201", "setup.cfg", 12)}
+    assert found(tmp_path, {"setup.cfg": text}, APPLICATION) == {
+        ("PD201", "setup.cfg", 6), ("PD201", "setup.cfg", 8), ("PD201", "setup.cfg", 12)}
+    # read as the published library it is, only its test extra stays: install ranges are that library's norm
+    assert found(tmp_path / "library", {"setup.cfg": text}) == {("PD201", "setup.cfg", 12)}
 
 
 def test_broken_setup_cfg_is_a_problem(tmp_path: Path) -> None:
@@ -535,3 +541,46 @@ def test_the_same_action_used_twice_is_reported_on_each_line(tmp_path: Path) -> 
     (tmp_path / ".github" / "workflows" / "ci.yml").write_text(workflow)
     report = scan(tmp_path, Config(), use_cache=False, jobs=1)
     assert sorted(f.location.line for f in report.findings if f.rule_id == "PD203") == [6, 8]
+
+
+# --- libraries and applications --------------------------------------------------------------------------------
+
+_LIBRARY = ('[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n\n'
+            '[project]\nname = "Fast_Tokens"\nversion = "1.0"\ndependencies = [\n    "numpy>=1.24",\n'  # 9
+            '    "regex",\n    "helper @ git+https://github.com/org/helper@main",\n]\n'  # 10, 11
+            '[project.optional-dependencies]\ntorch = ["torch>=2"]\ndev = ["pytest>=8"]\n')  # 14, 15
+
+
+def test_a_library_keeps_install_ranges_but_its_examples_and_images_stay_in_scope(tmp_path: Path) -> None:
+    files = {"pyproject.toml": _LIBRARY,
+             "examples/requirements.txt": "fast-tokens\nmatplotlib>=3\n",
+             "examples/demo.ipynb": _notebook(["%pip install -q fast_tokens datasets"]),
+             "docker/Dockerfile": "FROM python:3.12\nRUN pip install fast-tokens==1.0\n"}
+    assert found(tmp_path, files) == {
+        ("PD201", "pyproject.toml", 11), ("PD201", "pyproject.toml", 15), ("PD201", "examples/requirements.txt", 2),
+        ("PD202", "examples/demo.ipynb", 1), ("PD204", "docker/Dockerfile", 1)}
+    findings = _scan(tmp_path / "repo").findings
+    assert {f.symbol for f in findings if f.location.path == "examples/demo.ipynb"} == {"datasets"}
+
+
+def test_project_setting_overrides_the_library_reading(tmp_path: Path) -> None:
+    files = {"pyproject.toml": _LIBRARY}
+    assert found(tmp_path / "a", files, APPLICATION) == {("PD201", "pyproject.toml", n) for n in (9, 10, 11, 14, 15)}
+    no_backend = {"pyproject.toml": '[project]\nname = "app"\nversion = "1"\ndependencies = ["numpy>=1"]\n'}
+    assert found(tmp_path / "b", no_backend) == {("PD201", "pyproject.toml", 4)}
+    assert found(tmp_path / "c", no_backend, Config(project="library")) == set()
+
+
+def test_a_requirements_file_the_build_reads_is_the_library_install_list(tmp_path: Path) -> None:
+    setup = ("from setuptools import setup\n\n"
+             "setup(name='m', install_requires=open('requirements.txt').read().splitlines())\n")
+    files = {"setup.py": setup, "requirements.txt": "numpy>=1.26\n", "requirements-dev.txt": "pytest\n"}
+    assert found(tmp_path, files) == {("PD201", "requirements-dev.txt", 1)}
+
+
+def test_project_setting_is_read_from_pyproject_and_validated(tmp_path: Path) -> None:
+    root = _write(tmp_path / "a", {"pyproject.toml": _LIBRARY + '\n[tool.paydown]\nproject = "application"\n'})
+    assert load_config(root, ALL_RULES).project == "application"
+    bad = _write(tmp_path / "b", {"pyproject.toml": '[tool.paydown]\nproject = "service"\n'})
+    with pytest.raises(ConfigError, match="project"):
+        load_config(bad, ALL_RULES)
