@@ -146,6 +146,9 @@ UNPINNED_INSTALL = Rule(
         Case("invalid-bundled-flags-before-a-package",
              {"install.sh": "pip install -qU lightgbm -r requirements.txt\n", "requirements.txt": "numpy==1.26.4\n"},
              (("PD202", "install.sh", 1),)),
+        Case("valid-template-placeholder-in-a-wheel-name",
+             {"{{ cookiecutter.repo }}/Dockerfile":
+                 f"FROM {_PYTHON_IMAGE}\nRUN pip install --user {{{{ cookiecutter.pkg }}}}-0.1-py3-none-any.whl\n"}),
         Case("valid-comment-and-variable", {"install.sh": "# pip install numpy\npip install \"$PACKAGE\"\n"}),
     ),
 )

@@ -25,7 +25,7 @@ _PREFIX_WORDS = frozenset({"sudo", "env", "exec", "time", "command", "nohup", "x
 _COMMENT = re.compile(r"(?:^|(?<=\s))#[^\n]*", re.MULTILINE)
 _CONTINUATION = re.compile(r"\\\r?\n")
 _DOCKER_DIGEST = re.compile(r"@sha256:[0-9a-fA-F]{64}$")
-_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
+_EXPRESSION = re.compile(r"\$?\{\{.*?\}\}|\{%.*?%\}")  # workflow `${{ }}`, Jinja/cookiecutter `{{ }}`, `{% %}`
 _SKIPPED_NAMES = frozenset({"pip"})  # upgrading pip itself is packaging hygiene, not a dependency of the system
 
 
@@ -116,7 +116,8 @@ def scan_command(installs: Installs, path: str, index: TextIndex, command: str, 
                  line_of: Any = None) -> None:
     """Record the requirements of every `pip install` in one shell command starting at offset ``base``."""
     dev = is_dev_section(section)
-    # `${{ matrix.extra }}` would split into three words; one `$` word of the same length is skipped as unknown
+    # `${{ matrix.extra }}` or a template's `{{ cookiecutter.name }}` would split into three words; one `$` word of
+    # the same length is skipped as unknown
     command = _EXPRESSION.sub(lambda m: "$" + "_" * (len(m.group()) - 1), command)
     for words in _commands(command):
         start = _install_start([word for word, _ in words])
