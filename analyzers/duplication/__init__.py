@@ -24,8 +24,9 @@ from ._extract import extract as _extract_facts
 
 # min_statements/min_tokens/similarity: the size and shape of a partial copy; equal_share: the share of its
 # aligned statements that must be equal once local names are normalised (two algorithms sharing a skeleton are
-# not copies); report_deliberate: 0 silences per-lesson, gallery, `# Copied from` and exported-notebook copies.
-_OPTIONS = {"min_statements": 5, "min_tokens": 50, "similarity": 0.8, "equal_share": 0.65, "report_deliberate": 1}
+# not copies); report_deliberate: 1 reports copies kept on purpose (per-lesson folders, example folders,
+# stand-alone scripts and notebooks, `# Copied from`) as one low group each; by default they are left alone.
+_OPTIONS = {"min_statements": 5, "min_tokens": 50, "similarity": 0.8, "equal_share": 0.65, "report_deliberate": 0}
 
 PREPROCESSING = Rule(
     id="PD301",
@@ -49,7 +50,7 @@ PREPROCESSING = Rule(
               "jobs/nightly.py": c.FARE_BATCH}, (("PD301", "training/fit.py", 7),)),
         Case("invalid-tokenizer-lambdas-in-sampling-script", {"data/prepare.py": c.CHAR_PREPARE,
                                                               "sample.py": c.CHAR_SAMPLE},
-             (("PD301", "sample.py", 7),)),
+             (("PD301", "sample.py", 8),)),
         Case("invalid-notebook-and-its-exported-script", {"houses.ipynb": c.HOUSES_NOTEBOOK,
                                                           "houses.py": c.HOUSES_SCRIPT},
              (("PD301", "houses.ipynb", 1),)),
@@ -79,10 +80,11 @@ FEATURE_LOGIC = Rule(
         Case("invalid-copy-in-two-libraries", {"pkg/a.py": c.TRAIN, "pkg/b.py": c.SERVE.replace("features_for_"
                                                                                                 "request", "f")},
              (("PD302", "pkg/a.py", 5),)),
-        Case("invalid-copied-from-marker-is-one-low-group", {"pkg/a.py": c.TRAIN, "pkg/b.py": c.TRAIN.replace(
-            "def build", "# Copied from pkg.a.build_features\ndef build")}, (("PD302", "pkg/a.py", 5),)),
-        Case("invalid-tokenisation-in-every-week-folder",
-             {f"week_{n}/data.py": c.WEEK_DATA for n in range(1, 8)}, (("PD302", "week_1/data.py", 4),)),
+        Case("valid-copied-from-marker", {"pkg/a.py": c.TRAIN, "pkg/b.py": c.TRAIN.replace(
+            "def build", "# Copied from pkg.a.build_features\ndef build")}),
+        Case("valid-tokenisation-in-every-week-folder", {f"week_{n}/data.py": c.WEEK_DATA for n in range(1, 8)}),
+        Case("valid-same-steps-in-two-stand-alone-scripts", {"jobs/daily.py": c.TRAIN + "\nbuild_features(None)\n",
+                                                              "jobs/weekly.py": c.TRAIN + "\nbuild_features(None)\n"}),
         Case("valid-similar-tests", {"tests/test_a.py": c.TRAIN, "tests/test_b.py": c.TRAIN}),
         Case("valid-training-loop-in-nine-example-scripts",
              {f"examples/{name}/main.py": c.LOOP for name in ("mnist", "cifar", "gan", "vae", "rnn", "gcn", "gat",
@@ -143,7 +145,14 @@ def _accepted(found: _compare.Match, blocks: Sequence[tuple[str, str, str | None
     return _exact_ratio(first, second) >= options["equal_share"] and _core_kept(first, second)
 
 
-def _deliberate(copies: list[_report.Copy]) -> str:
+def _exported(copies: list[_report.Copy]) -> bool:
+    """A notebook and the script exported from it (same name), the script not serving."""
+    stems = {posixpath.splitext(c.path)[0] for c in copies}
+    return len(stems) == 1 and any(c.role == _roles.NOTEBOOK for c in copies) and not any(
+        c.reach in _roles.PREDICT_SIDE for c in copies)
+
+
+def _deliberate(copies: list[_report.Copy], standalone: set[str]) -> str:
     """Why a group of copies is deliberate (so low priority), or "" when nothing says it is."""
     if any(c.block.copied for c in copies):
         return "a `# Copied from` marker says the copy is kept on purpose"
@@ -153,28 +162,30 @@ def _deliberate(copies: list[_report.Copy]) -> str:
         folders = sorted({p[depth] for p in parts})
         if all(_LESSON.match(folder) for folder in folders):
             return f"the copies sit in per-lesson folders ({folders[0]}/ ... {folders[-1]}/), each meant to stand alone"
-        if any(folder in _GALLERY for p in parts for folder in p[:depth + 1]) or (
-                len({p[-1] for p in parts}) == 1 and all(c.reach for c in copies)):
-            return f"each example folder ({folders[0]}/ ... {folders[-1]}/) is a stand-alone script"
-    stems = {posixpath.splitext(c.path)[0] for c in copies}
-    if len(stems) == 1 and {c.role for c in copies} >= {_roles.NOTEBOOK} and not any(
-            c.reach in _roles.PREDICT_SIDE for c in copies):
-        return "the script is exported from the notebook"
+        if any(folder in _GALLERY for p in parts for folder in p[:depth + 1]):
+            return f"each example folder ({folders[0]}/ ... {folders[-1]}/) stands alone"
+    paths = {c.path for c in copies}
+    if len(paths) == len(copies) and paths <= standalone and not any(c.reach in _roles.PREDICT_SIDE for c in copies):
+        return "each copy sits in its own stand-alone script or notebook, which cannot import the others"
     return ""
 
 
-def _judge(copies: list[_report.Copy], snapshot: RepoSnapshot, options: dict[str, dict[str, float]]) -> Finding | None:
+def _judge(copies: list[_report.Copy], snapshot: RepoSnapshot, options: dict[str, dict[str, float]],
+           standalone: set[str]) -> Finding | None:
     rule = PREPROCESSING if len({c.role for c in copies}) > 1 else FEATURE_LOGIC
-    deliberate = _deliberate(copies)
-    if deliberate and not options[rule.id]["report_deliberate"]:
-        return None
     serving = [c for c in copies if c.reach in _roles.PREDICT_SIDE]
     training = [c for c in copies if c.reach == _roles.TRAINING]
-    if deliberate:
-        return _report.build(rule, copies, snapshot, Risk.LOW, "deliberate copies", deliberate)
-    if serving and training and {id(c) for c in serving} != {id(c) for c in training}:
+    if serving and training:
         return _report.build(rule, copies, snapshot, Risk.HIGH,
                              "a serving or scoring copy and a training copy can drift apart (training/serving skew)")
+    if _exported(copies):
+        return _report.build(rule, copies, snapshot, Risk.LOW, "a notebook and its exported script",
+                             "the script is exported from the notebook")
+    deliberate = _deliberate(copies, standalone)
+    if deliberate:
+        if not options[rule.id]["report_deliberate"]:
+            return None
+        return _report.build(rule, copies, snapshot, Risk.LOW, "deliberate copies", deliberate)
     if rule is PREPROCESSING:
         return _report.build(rule, copies, snapshot, Risk.MEDIUM, "copies in parts with different roles")
     return _report.build(rule, copies, snapshot, Risk.LOW, "the copies must be changed together")
@@ -222,6 +233,20 @@ def _whole_groups(blocks: Sequence[tuple[str, str, str | None, Block]]) -> list[
     return list(merged.values())
 
 
+def _standalone(snapshot: RepoSnapshot) -> set[str]:
+    """Notebooks and scripts that run when started and that no other file imports."""
+    facts = {p: f for p, f in snapshot.facts_of("duplication").items() if isinstance(f, FileFacts)}
+    imported = {name for f in facts.values() for name in f.modules}
+    suffixes = {".".join(parts[i:]) for name in imported for parts in [name.split(".")] for i in range(len(parts))}
+
+    def module(path: str) -> str:
+        stem = posixpath.splitext(path)[0].replace("/", ".")
+        return stem[: -len(".__init__")] if stem.endswith(".__init__") else stem
+
+    return {path for path, f in facts.items() if f.standalone and not any(
+        ".".join(module(path).split(".")[i:]) in suffixes for i in range(module(path).count(".") + 1))}
+
+
 def find_duplicated_feature_logic(snapshot: RepoSnapshot, config: Config) -> AnalysisResult:
     """One finding per clone group of feature logic; PD301 when its copies cross roles, PD302 otherwise."""
     started = time.perf_counter()
@@ -251,8 +276,9 @@ def find_duplicated_feature_logic(snapshot: RepoSnapshot, config: Config) -> Ana
             rule = PREPROCESSING if len({c.role for c in copies}) > 1 else FEATURE_LOGIC
             if min(len(c.statements) for c in copies) >= options[rule.id]["min_statements"]:
                 groups.append(copies)
+    standalone = _standalone(snapshot)
     for copies in groups:
-        found = _judge(sorted(copies, key=_report.order_key), snapshot, options)
+        found = _judge(sorted(copies, key=_report.order_key), snapshot, options, standalone)
         if found is not None:
             result.findings.append(found)
     result.stats = {"blocks": len(blocks), "fingerprints": fingerprints, "candidate_pairs": len(pairs),

@@ -123,6 +123,7 @@ CHAR_SAMPLE = '''import pickle
 import torch
 
 model = torch.load("ckpt.pt")
+model.eval()
 stoi, itos = pickle.load(open("meta.pkl", "rb"))
 encode = lambda text: [stoi[ch] for ch in text]
 decode = lambda tokens: "".join([itos[t] for t in tokens])

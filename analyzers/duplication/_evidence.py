@@ -23,14 +23,14 @@ _PLUMBING = re.compile(
     r"|\w*KFold\(|\bfolds?\b|cross_val\w*"
     # losses and metrics
     r"|\w*loss\w*|\bcriterion\b|\w*_score\(|mean_squared_error|mean_absolute_error|confusion_matrix"
-    r"|classification_report|\bmetrics?\.|evaluate\.load|\bcorrect\b|\baccuracy\b|\bauc\b"
+    r"|classification_report|\.describe\(|\bmetrics?\.|evaluate\.load|\bcorrect\b|\baccuracy\b|\bauc\b"
     # optimizer, scheduler, device, precision, distributed set-up
     r"|\boptim\w*\b|\bAdam\w*\(|\bSGD\(|lr_scheduler|\w*schedule\w*\(|\blearning_rate\b|\blr\b"
     r"|\bdevice\b|\.cuda\(|\bcuda\b|manual_seed|\bseed\b|set_float32_matmul_precision|allow_tf32|\bamp\b"
     r"|os\.environ|init_process_group|DistributedDataParallel|\bDDP\(|\bdist\.\w+\(|init_device_mesh|world_size"
     r"|local_rank|\.compile\("
     # plotting
-    r"|\bplt\.|\bsns\.|\bfig\w*\b|\bax\w*\.\w+\(|\baxe?s\b|\.savefig|\.imshow\(|\.plot\(|\bpx\.|plotly|subplots?"
+    r"|\bplt\.|\bsns\.|\bfig\w*\b|\bax\w*\.\w+\(|\.savefig|\.imshow\(|\.plot\(|\bpx\.|plotly|subplots?"
     r"|\.show\("
     # logging and callbacks
     r"|\bwandb\.|\bmlflow\.|tensorboard|SummaryWriter|\bwriter\.add_|\blog_\w+\(|\.log\(|\blogger\b|\blogging\."
@@ -79,7 +79,7 @@ TOKENIZER_EXPRESSION = re.compile(
 # Functions and classes that are plumbing by what they are: losses, metrics, plots, callbacks, model layers.
 _PLUMBING_NAME = re.compile(
     r"(?i)loss|metric|criterion|plot|draw|visuali[sz]e|callback|logger|parse_args|get_args|set_?seed|optimi[sz]er|"
-    r"scheduler|^forward$|^on_\w+|_step$|^configure_|^setup$|^seed")
+    r"scheduler|^forward$|^on_\w+|_step$|^configure_|^setup$|^seed|^validat|^evaluat|^eval_|_eval$|^benchmark")
 _PLUMBING_BASES = re.compile(r"\b(?:Module|LightningModule|Callback|TrainerCallback|Metric|_Loss|\w*Loss|Layer)\b")
 
 

@@ -51,6 +51,8 @@ _OUTPUT_ONLY = re.compile(
 _BOUND = re.compile(r"^\s*([\w\s,()\[\]*]+?)\s*(?::[^=]+)?(?<![=!<>])=(?!=)|^\s*(\w+)\s*[-+*/%@&|^]+="
                     r"|\bfor\s+([\w\s,()]+?)\s+in\b|\bas\s+(\w+)|\blambda\s+([\w\s,*=]*?):")
 _NAME = re.compile(r"[^\W\d]\w*")
+_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]+)|import[ \t]+([^\n#;]+))",
+                     re.MULTILINE)
 
 
 class Statement(NamedTuple):
@@ -78,6 +80,8 @@ class FileFacts(NamedTuple):
     skipped: str | None
     blocks: tuple[Block, ...]
     entry: str | None = None  # the role the file's own entry points give it
+    standalone: bool = False  # a notebook or a script that runs when started
+    modules: tuple[str, ...] = ()  # dotted names of the modules it imports (relative ones without their dots)
 
 
 def _digest(text: str) -> int:
@@ -351,7 +355,7 @@ def _whole_key(raw: _Raw, statements: Sequence[Statement]) -> int:
             return 0
     else:
         feature = sum(s.evidence for s in statements)
-        if feature < max(1, len(statements) / 4) or feature < 2 * sum(s.plumbing for s in statements):
+        if feature < max(1, len(statements) / 6) or feature < 2 * sum(s.plumbing for s in statements):
             return 0
     return _digest(_renamed(raw.body, raw.params))
 
@@ -376,14 +380,33 @@ def _finish(collector: _Collector) -> tuple[Block, ...]:
     return tuple(blocks)
 
 
+def _imported_modules(source: str) -> tuple[str, ...]:
+    """Dotted names a file imports (``from a.b import c`` gives a.b and a.b.c; relative dots dropped)."""
+    found: set[str] = set()
+    for match in _IMPORT.finditer(source):
+        base, names, plain = match.group(1), match.group(2), match.group(3)
+        if plain:
+            found.update(n.split()[0] for n in plain.split(",") if n.strip())
+            continue
+        base = base.lstrip(".")
+        found.add(base)
+        for name in names.strip("() \\").split(","):
+            if name.strip():
+                found.add(f"{base}.{name.split()[0]}" if base else name.split()[0])
+    return tuple(sorted(n for n in found if n))
+
+
 def extract(parsed: ParsedFile) -> FileFacts:
     """The duplication facts of one file: its role and its candidate blocks of feature logic."""
     skipped = _roles.skipped_role(parsed.path, parsed.source)
     if skipped is not None:
         return FileFacts(skipped, skipped, ())
     entry = _roles.entry_role(parsed.source)
+    standalone = _roles.runnable(parsed.path, parsed.source)
     if not (_DATA_IMPORT.search(parsed.source) or _evidence.mentions_feature(parsed.source)):
-        return FileFacts(_roles.file_role(parsed.path, (), entry), None, (), entry)
+        return FileFacts(_roles.file_role(parsed.path, (), entry), None, (), entry, standalone,
+                         _imported_modules(parsed.source))
     collector = _Collector(parsed)
     collector.module_level(list(parsed.module.body), "", False)
-    return FileFacts(_roles.file_role(parsed.path, collector.imports, entry), None, _finish(collector), entry)
+    return FileFacts(_roles.file_role(parsed.path, collector.imports, entry), None, _finish(collector), entry,
+                     standalone, _imported_modules(parsed.source))

@@ -43,7 +43,9 @@ _SERVING_ENTRY = re.compile(
     r"|ModelServer\(|^[ \t]*(?:async[ \t]+)?def[ \t]+\w*handler[ \t]*\([ \t]*event[ \t]*,[ \t]*context|\bMangum\("
     r"|\bgr\.Interface\(|\bst\.(?:button|text_input|file_uploader)\(", re.MULTILINE)
 _TRAINING_CALL = re.compile(r"\.fit\(|\btrainer\.train\(|\.backward\(|\bmodel\.train\(\s*\)|\.fit_generator\(")
-_RUNNABLE = re.compile(r"^if[ \t]+__name__[ \t]*==|^[A-Za-z_][\w.]*(?:[ \t]*=[^=\n]*)?\(", re.MULTILINE)
+# A script runs when started: a __main__ guard, or a bare call at module level (`main()`, `model.eval()`).
+_RUNNABLE = re.compile(r"^if[ \t]+__name__[ \t]*==|^(?!(?:def|class|if|for|while|with|try|return|import|from|print)\b)"
+                       r"[A-Za-z_][\w.]*\(", re.MULTILINE)
 _PREDICT_CALL = re.compile(r"\.(?:predict|predict_proba|generate|decision_function)\(")
 _WRITES = re.compile(r"\.to_(?:csv|parquet|json|sql)\(|json\.dump\(|np\.save\w*\(|\.write\(")
 _METRIC_CALL = re.compile(r"\w+_score\(|mean_squared_error\(|confusion_matrix\(|classification_report\(")
@@ -114,6 +116,11 @@ def entry_role(source: str) -> str | None:
     if _METRIC_CALL.search(source):
         return EVALUATION
     return None
+
+
+def runnable(path: str, source: str) -> bool:
+    """A notebook or a script that runs when started: code that stands alone rather than being imported."""
+    return path.lower().endswith(".ipynb") or bool(_RUNNABLE.search(source))
 
 
 def function_entry_role(decorators: str, header: str, body: str) -> str | None:

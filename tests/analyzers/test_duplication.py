@@ -213,15 +213,18 @@ def test_a_function_and_its_call_site_are_not_copies(make_repo, tmp_path: Path) 
     assert _found(_scan(make_repo, tmp_path, {"pkg/a.py": FEATURES, "pkg/run.py": CALL_SITE})) == set()
 
 
-def test_copied_from_marker_is_one_low_group_that_an_option_silences(make_repo, tmp_path: Path) -> None:
+def test_deliberate_copies_are_one_low_group_when_asked_for(make_repo, tmp_path: Path) -> None:
     from paydown.analyzers.config import RuleSettings
 
     marked = FEATURES.replace("def build", "# Copied from pkg.a.build_features\ndef build")
-    files = {"pkg/a.py": FEATURES, "pkg/b.py": marked}
-    (finding,) = _scan(make_repo, tmp_path / "1", files).findings
-    assert finding.impact.priority.value == "low" and "Copied from" in finding.message
-    quiet = Config(rules={rule.id: RuleSettings(None, {"report_deliberate": 0}) for rule in RULES})
-    assert scan(make_repo(tmp_path / "2", files), quiet, use_cache=False, jobs=1).findings == []
+    loud = Config(rules={rule.id: RuleSettings(None, {"report_deliberate": 1}) for rule in RULES})
+    lessons = {f"lab{n}/prep.py": FEATURES.replace("build_features", "prep") for n in range(1, 10)}
+    for name, files, why in (("marker", {"pkg/a.py": FEATURES, "pkg/b.py": marked}, "Copied from"),
+                             ("lessons", lessons, "per-lesson folders (lab1/ ... lab9/)")):
+        assert _scan(make_repo, tmp_path / name / "quiet", files).findings == []
+        (finding,) = scan(make_repo(tmp_path / name / "loud", files), loud, use_cache=False, jobs=1).findings
+        assert finding.impact.priority.value == "low" and why in finding.message
+    assert "and 6 more copies" in finding.message
 
 
 def test_fingerprint_survives_inserted_lines(make_repo, tmp_path: Path) -> None:
