@@ -57,6 +57,7 @@ class CliCollector:
         self.parsed = parsed
         self.owner = owner
         self.read: set[str] = set()
+        self.env: set[str] = set()  # environment variables read with a literal name
         self.dynamic = False
         self.handled: set[int] = set()
         self.loops: dict[tuple[str, str], list[str]] = {}
@@ -80,6 +81,13 @@ class CliCollector:
             self._call(node, parent, scope)
         elif isinstance(node, cst.Subscript):
             self._subscript(node)
+            if dotted_name(node.value).endswith("environ") and len(node.slice) == 1 \
+                    and isinstance(node.slice[0].slice, cst.Index):
+                self._env(node.slice[0].slice.value)
+        elif isinstance(node, cst.Comparison) and len(node.comparisons) == 1 \
+                and isinstance(node.comparisons[0].operator, (cst.In, cst.NotIn)) \
+                and dotted_name(node.comparisons[0].comparator).endswith("environ"):
+            self._env(node.left)
         elif isinstance(node, cst.Name):
             self._name(node, parent, scope)
         elif isinstance(node, cst.FunctionDef):
@@ -94,6 +102,11 @@ class CliCollector:
             while comp is not None:
                 self._loop(comp.target, comp.iter, scope)
                 comp = comp.inner_for_in
+
+    def _env(self, node: cst.BaseExpression) -> None:
+        name = string_value(node)
+        if name:
+            self.env.add(name)
 
     def _loop(self, target: cst.BaseExpression, iterable: cst.BaseExpression, scope: str) -> None:
         strings = _literal_strings(iterable)
@@ -196,6 +209,10 @@ class CliCollector:
             node.func.attr.value if isinstance(node.func, cst.Attribute) else "")
         if last in ("get", "pop", "setdefault") and isinstance(node.func, cst.Attribute) and node.args:
             self._keyed(node.func.value, string_value(node.args[0].value))
+            if dotted_name(node.func.value).endswith("environ"):
+                self._env(node.args[0].value)
+        elif last == "getenv" and node.args:
+            self._env(node.args[0].value)
         if func == "vars" and len(node.args) == 1 and id(node) not in self.handled:
             self._escape(node.args[0].value, scope)
         elif func in ("getattr", "hasattr") and len(node.args) >= 2:
@@ -334,7 +351,8 @@ class CliCollector:
                   ("return:" + scope if var == "@return" else self.key(scope, var)) if var else "")
                  for scope, k, var in self.parse_sites]
         return {
-            "read_attrs": frozenset(self.read), "dynamic": self.dynamic, "options": tuple(options),
+            "read_attrs": frozenset(self.read), "dynamic": self.dynamic, "env_reads": frozenset(self.env),
+            "options": tuple(options),
             "parse_sites": tuple(sites), "parser_factories": returned_parsers,
             "usages": {k: Usage(v.get("escapes", False), v.get("stored", False), v.get("returned", False),
                                 tuple(v["passes"])) for k, v in usages.items()},

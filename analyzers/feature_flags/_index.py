@@ -69,3 +69,18 @@ class Index:
     def qualified(self, path: str, rest: str) -> str:
         module = self.canonical.get(path, "")
         return f"{module}.{rest}" if module else rest
+
+    def locate_from(self, path: str, ref: str, exists: Mapping[tuple[str, str], object]) -> tuple[str, str] | None:
+        """``locate``, then the importing script's own folder, which Python puts first on sys.path: in
+        ``a/main.py``, ``from train import fit`` is ``a/train.py`` even when other folders have a train.py."""
+        found = self.locate(ref, exists)
+        if found is not None or "/" not in path:
+            return found
+        folder = path.rsplit("/", 1)[0]
+        parts = ref.split(".")
+        for end in range(len(parts) - 1, 0, -1):
+            stem = folder + "/" + "/".join(parts[:end])
+            for candidate in (stem + ".py", stem + "/__init__.py"):
+                if (candidate, ".".join(parts[end:])) in exists:
+                    return candidate, ".".join(parts[end:])
+        return None

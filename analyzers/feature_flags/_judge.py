@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import _reach
 from ._index import Index
 from ._model import Binding, FileFacts, Option, Test
 
@@ -121,6 +122,8 @@ class _Flow:
     def __init__(self, index: Index) -> None:
         self.index = index
         self.seen: set[tuple[str, str]] = set()
+        self.files: set[str] = set()  # where the namespace was followed to
+        self.opaque = False  # stored somewhere the flow does not follow (a container, an attribute)
         self.callers: dict[tuple[str, str], list[tuple[str, str]]] = {}
         self.unassigned: dict[tuple[str, str], int] = Counter()
         for path, f in index.facts.items():
@@ -133,6 +136,9 @@ class _Flow:
                 if found is not None:
                     self.unassigned[found] += 1
 
+    def reset(self) -> None:
+        self.seen, self.files, self.opaque = set(), set(), False
+
     def escapes_from_factory(self, function: tuple[str, str]) -> bool:
         if self.unassigned[function]:
             return True
@@ -144,24 +150,26 @@ class _Flow:
         if len(self.seen) > 500:
             return True
         self.seen.add((path, key))
+        self.files.add(path)
         facts = self.index.facts[path]
         usage = facts.usages.get(key)
         if usage is None:
             return False
         if usage.escapes or (usage.stored and facts.dynamic):
             return True
+        self.opaque = self.opaque or usage.stored
         scope = key.split("|", 1)[0]
         if usage.returned and (not scope or self.escapes_from_factory((path, scope))):
             return True
-        return any(self._passed(callee, where) for callee, where in usage.passes)
+        return any(self._passed(callee, where, path) for callee, where in usage.passes)
 
-    def _passed(self, callee: str, where: str) -> bool:
+    def _passed(self, callee: str, where: str, caller: str) -> bool:
         if callee.startswith("?"):
             return callee.rsplit(".", 1)[-1] not in _BENIGN_CALLS
-        found = self.index.locate(callee, self.index.functions)
+        found = self.index.locate_from(caller, callee, self.index.functions)
         offset = 0
         if found is None:
-            found = self.index.locate(callee + ".__init__", self.index.functions)
+            found = self.index.locate_from(caller, callee + ".__init__", self.index.functions)
             offset = 1
         if found is None:
             return True  # handed to code outside the repository
@@ -188,18 +196,28 @@ def _class_scopes(index: Index, path: str) -> set[str]:
 
 def unread_options(index: Index, files: Mapping[str, Any]) -> list[UnreadOption]:
     facts = index.facts
-    read: set[str] = set().union(*(f.read_attrs for f in facts.values())) if facts else set()
     flow = _Flow(index)
-    followed: dict[str, bool] = {}
+    neighbours: dict[str, set[str]] | None = None
+    env = set().union(*(f.env_reads for f in facts.values())) if facts else set()
+    reads: dict[str, set[str] | None] = {}  # parser -> attribute names read where its namespace goes
     found = []
     for path, f in sorted(facts.items()):
         for option in f.options:
             if option.framework == "argparse":
-                if option.dest in read or not option.parser:
-                    continue
-                if option.parser not in followed:
-                    followed[option.parser] = _parser_is_followed(index, flow, option.parser)
-                if not followed[option.parser]:
+                if not option.parser or option.dest.upper() in env:
+                    continue  # launcher compatibility: the value arrives in the environment (LOCAL_RANK)
+                if option.parser not in reads:
+                    flow.reset()
+                    if not _parser_is_followed(index, flow, option.parser):
+                        reads[option.parser] = None
+                    else:
+                        where = flow.files | {path}
+                        if flow.opaque:
+                            neighbours = neighbours if neighbours is not None else _reach.import_neighbours(index)
+                            where = _reach.connected(neighbours, where)
+                        reads[option.parser] = set().union(*(facts[p].read_attrs for p in where))
+                read = reads[option.parser]
+                if read is None or option.dest in read:
                     continue
             elif not option.unread_in_function:
                 continue
@@ -223,6 +241,7 @@ def _parser_is_followed(index: Index, flow: _Flow, parser: str) -> bool:
                 sites.append((path, usage))
     if not sites:
         return False
+    flow.files.update(path for path, _ in (*sites, *factories))
     for path, usage in sites:
         if usage.startswith("return:"):
             if flow.escapes_from_factory((path, usage[7:])):

@@ -198,6 +198,33 @@ UNREAD_OPTION = Rule(
               "t.py": "import typer\n\napp = typer.Typer()\n\n\n@app.command()\n"
                       "def main(name: str, force: bool = typer.Option(False, '--force')):\n    print(name)\n"},
              (("PD102", "c.py", 5), ("PD102", "t.py", 7))),
+        Case("invalid-read-only-by-an-unrelated-script",
+             {"gan/train.py": "import argparse\n\np = argparse.ArgumentParser()\np.add_argument('--lr')\n"
+                              "p.add_argument('--seed')\nargs = p.parse_args()\nprint(args.lr)\n",
+              "vae/train.py": "import argparse\n\np = argparse.ArgumentParser()\np.add_argument('--seed')\n"
+                              "args = p.parse_args()\nprint(args.seed)\n"},
+             (("PD102", "gan/train.py", 5),)),
+        Case("valid-stored-for-a-process-and-read-in-an-imported-module",
+             {"gan/main.py": "import argparse\nimport multiprocessing as mp\n\nfrom worker import run\n\n"
+                             "p = argparse.ArgumentParser()\np.add_argument('--seed')\nargs = p.parse_args()\n"
+                             "proc = mp.Process(target=run, args=(0, args))\n",
+              "gan/worker.py": "def run(rank, args):\n    print(rank + args.seed)\n",
+              "vae/worker.py": "def run(rank):\n    print(rank)\n"}),
+        Case("invalid-passed-to-a-helper-in-the-scripts-own-folder",
+             {"gan/main.py": "import argparse\n\nfrom helpers import fit\n\np = argparse.ArgumentParser()\n"
+                             "p.add_argument('--lr')\np.add_argument('--batch')\nargs = p.parse_args()\nfit(args)\n",
+              "gan/helpers.py": "def fit(args):\n    return args.lr\n",
+              "vae/helpers.py": "def fit(ns):\n    return ns.batch\n"},
+             (("PD102", "gan/main.py", 7),)),
+        Case("valid-launcher-option-read-from-the-environment",
+             {"ddp.py": "import argparse\nimport os\n\np = argparse.ArgumentParser()\n"
+                        "p.add_argument('--local_rank', type=int, default=0)\nargs = p.parse_args()\n"
+                        "rank = int(os.environ['LOCAL_RANK'])\n"}),
+        Case("invalid-launcher-option-nothing-reads",
+             {"ddp.py": "import argparse\nimport os\n\np = argparse.ArgumentParser()\n"
+                        "p.add_argument('--local_rank', type=int, default=0)\nargs = p.parse_args()\n"
+                        "rank = int(os.environ.get('RANK', 0))\n"},
+             (("PD102", "ddp.py", 5),)),
         Case("valid-getattr-literal-tuple",
              {"train.py": "import argparse\n\nparser = argparse.ArgumentParser()\nparser.add_argument('--lr')\n"
                           "parser.add_argument('--wd')\nargs = parser.parse_args()\n"
