@@ -40,6 +40,15 @@ UNDOCUMENTED = Rule(
                               '    return con.execute("SELECT id, label FROM warehouse.labels l JOIN seen s '
                               'ON l.id = s.id")\n',
         }, (("PD401", "jobs/labels.py", 5), ("PD401", "jobs/labels.py", 6))),
+        Case("url-in-a-local-bound-inside-a-module-level-block", {
+            "prepare.py": "import os\n\nimport requests\n\nif not os.path.exists('input.txt'):\n"
+                          "    source = 'https://data.example.org/corpora/poems.txt'\n"
+                          "    text = requests.get(source).text\n",
+            "fetch.py": "import requests\n\nif __name__ == '__main__':\n"
+                        "    archive = 'https://data.example.org/graphs/citations.tgz'\n"
+                        "    with requests.get(archive, stream=True) as response:\n"
+                        "        response.raise_for_status()\n",
+        }, (("PD401", "prepare.py", 7), ("PD401", "fetch.py", 5))),
         Case("declared-in-dvc", {"dvc.yaml": _DVC,
                                  "train.py": 'import pandas as pd\n\ndf = pd.read_csv("data/raw/customers.csv")\n'}),
         Case("declared-in-kedro-catalog", {

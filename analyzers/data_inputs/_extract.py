@@ -86,10 +86,12 @@ class _File:
     def _lookup(self, name: str) -> Value | None:
         head, _, rest = name.partition(".")
         scope = self.scope
-        while scope:
+        while True:
             env = self.scopes.get(scope, {})
-            if head in env:
+            if head in env and (scope or not rest):
                 return env[head] if not rest else None  # a local's attribute: args.path, self.root
+            if not scope:
+                break  # a module-level instance's attribute (`settings.RAW`) is answered below
             scope = scope.rpartition(".")[0]
         if name in self.constants:
             return self.constants[name]
@@ -169,11 +171,13 @@ class _File:
                 guarded = _is_main_guard(node)
             if isinstance(node, cst.FunctionDef):
                 self._enter_function(node, scope)
-            elif scope and isinstance(node, (cst.Assign, cst.AnnAssign)):
+            elif isinstance(node, (cst.Assign, cst.AnnAssign)):
+                # module level too: a name bound inside `if __name__ == "__main__":` or `if not exists(...)`
+                # is read a few lines later in source order, as a local is
                 for name, value in self._assign_targets(node):
                     if "." not in name:
                         self.scopes.setdefault(scope, {})[name] = self.evaluator.value(value)
-            elif scope and isinstance(node, (cst.For, cst.CompFor, cst.WithItem, cst.NamedExpr)):
+            elif isinstance(node, (cst.For, cst.CompFor, cst.WithItem, cst.NamedExpr)):
                 self._bind_unknown(node, scope)
             elif isinstance(node, cst.Call):
                 self._call(node, parent, scope, reads, writes, top is not None and not scope and not guarded)
