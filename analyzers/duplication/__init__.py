@@ -83,6 +83,8 @@ FEATURE_LOGIC = Rule(
         Case("valid-copied-from-marker", {"pkg/a.py": c.TRAIN, "pkg/b.py": c.TRAIN.replace(
             "def build", "# Copied from pkg.a.build_features\ndef build")}),
         Case("valid-tokenisation-in-every-week-folder", {f"week_{n}/data.py": c.WEEK_DATA for n in range(1, 8)}),
+        Case("valid-same-steps-in-two-project-templates",
+             {f"{kind}/{{{{ cookiecutter.name }}}}/src/prep.py": c.TRAIN for kind in ("pandas", "spark")}),
         Case("valid-same-steps-in-two-stand-alone-scripts", {"jobs/daily.py": c.TRAIN + "\nbuild_features(None)\n",
                                                               "jobs/weekly.py": c.TRAIN + "\nbuild_features(None)\n"}),
         Case("valid-similar-tests", {"tests/test_a.py": c.TRAIN, "tests/test_b.py": c.TRAIN}),
@@ -160,6 +162,8 @@ def _deliberate(copies: list[_report.Copy], standalone: set[str]) -> str:
     depth = next((i for i in range(min(map(len, parts))) if len({p[i] for p in parts}) > 1), None)
     if depth is not None and depth < min(map(len, parts)) - 1:
         folders = sorted({p[depth] for p in parts})
+        if all("{{" in "/".join(p[depth:-1]) for p in parts):
+            return f"each copy belongs to its own project template ({folders[0]}/ ... {folders[-1]}/)"
         if all(_LESSON.match(folder) for folder in folders):
             return f"the copies sit in per-lesson folders ({folders[0]}/ ... {folders[-1]}/), each meant to stand alone"
         if any(folder in _GALLERY for p in parts for folder in p[:depth + 1]):

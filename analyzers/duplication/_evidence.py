@@ -20,7 +20,7 @@ _PLUMBING = re.compile(
     # training and evaluation loops
     r"\.backward\(|\.zero_grad\(|\boptim\w*\.step\(|\bscheduler\w*\.step\(|clip_grad|\bscaler\.(?:scale|step|update)\b"
     r"|\.train\(\s*\)|\.eval\(\s*\)|no_grad|inference_mode|autocast|GradScaler|\bepochs?\b|\bglobal_step\b"
-    r"|\w*KFold\(|\bfolds?\b|cross_val\w*"
+    r"|\w*KFold\(|\bfolds?\b|cross_val\w*|\bbatch_size\b"
     # losses and metrics
     r"|\w*loss\w*|\bcriterion\b|\w*_score\(|mean_squared_error|mean_absolute_error|confusion_matrix"
     r"|classification_report|\.describe\(|\bmetrics?\.|evaluate\.load|\bcorrect\b|\baccuracy\b|\bauc\b"
