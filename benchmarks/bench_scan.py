@@ -145,6 +145,25 @@ def step_scan(root: Path, jobs: int, cache: str) -> tuple[float, int, int, str]:
     return elapsed, int(stats.get("python_files", 0)), int(stats.get("lines", 0)), note
 
 
+def step_duplication(root: Path, jobs: int, cache: str) -> tuple[float, int, int, str]:
+    """The duplication judgment alone (clone search, roles, messages) on facts extracted before the clock."""
+    os.environ["PAYDOWN_CACHE_DIR"] = cache
+    from paydown.analyzers import duplication
+    from paydown.analyzers.config import Config
+    from paydown.analyzers.runner import analyze
+    from paydown.analyzers.snapshot import take_snapshot
+
+    snapshot = take_snapshot(root)
+    report = analyze(snapshot, Config(), jobs=jobs, use_cache=False)  # fills snapshot.facts
+    started = time.perf_counter()
+    result = duplication.ANALYZER.find(snapshot, Config())
+    elapsed = time.perf_counter() - started
+    parse = report.stats["seconds"]["parse"]
+    note = (f"{len(result.findings)} groups from {result.stats['blocks']} blocks; parse + extract took {parse} s "
+            f"({jobs} proc), judgment {elapsed / max(parse, 1e-9):.1%} of it")
+    return elapsed, int(report.stats.get("python_files", 0)), int(report.stats.get("lines", 0)), note
+
+
 def step_vulture(root: Path, _jobs: int, _cache: str) -> tuple[float, int, int, str]:
     import vulture  # type: ignore[import-not-found]
 
@@ -204,6 +223,7 @@ STEPS: dict[str, Callable[[Path, int, str], tuple[float, int, int, str]]] = {
     "libcst-1": step_libcst_1,
     "libcst-n": step_libcst_n,
     "scan": step_scan,
+    "duplication": step_duplication,
     "vulture": step_vulture,
     "pylint": step_pylint,
     "jscpd": step_jscpd,
@@ -292,6 +312,7 @@ def benchmark(root: Path, jobs: int) -> None:
         copy = Path(scratch) / "repo"
         shutil.copytree(root, copy, symlinks=True, ignore=shutil.ignore_patterns(".git"))
         rows.append(measure("paydown scan, cold", "scan", root, jobs, cache))
+        rows.append(measure("duplication judgment alone", "duplication", root, jobs, str(Path(scratch) / "dup")))
         rows.append(measure("paydown scan, warm", "scan", root, jobs, cache))
         changed = _append_comment(copy, sources)  # the copy shares relative paths, hence the warm cache
         row = measure("paydown scan, warm, 1 file changed", "scan", copy, jobs, cache)
