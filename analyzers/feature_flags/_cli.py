@@ -52,6 +52,17 @@ def _literal_strings(node: cst.BaseExpression) -> list[str] | None:
     return None
 
 
+def _first_name(target: cst.BaseExpression) -> str | None:
+    """The name a call's result (or, unpacked, its first item) lands in: ``args, rest = parse()`` -> args,
+    since a factory returning ``parse_known_args()`` gives (namespace, leftovers)."""
+    if isinstance(target, cst.Name):
+        return target.value
+    if isinstance(target, (cst.Tuple, cst.List)) and target.elements and \
+            all(isinstance(e.value, cst.Name) for e in target.elements):
+        return target.elements[0].value.value  # type: ignore[attr-defined]
+    return None
+
+
 class CliCollector:
     def __init__(self, parsed: ParsedFile, owner: _Collector) -> None:
         self.parsed = parsed
@@ -226,9 +237,10 @@ class CliCollector:
         if last not in _NOT_PASSES:
             self._passes(node, func, scope)
         if func and not func.startswith(("self.", "cls.")) and last not in _NOT_PASSES:
-            if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and \
-                    isinstance(parent.targets[0].target, cst.Name):
-                self.call_results.append((scope, func, parent.targets[0].target.value))
+            first = _first_name(parent.targets[0].target) if isinstance(parent, cst.Assign) and \
+                len(parent.targets) == 1 else None
+            if first is not None:
+                self.call_results.append((scope, func, first))
             elif not isinstance(parent, (cst.Attribute, cst.Expr)):
                 self.unassigned.append((scope, func))
 

@@ -89,6 +89,13 @@ def _dynamic_namespaces(index: Index) -> tuple[set[str], set[tuple[str, str]]]:
     return modules, classes
 
 
+def dead_lines(test: Test, result: bool) -> tuple[int, int]:
+    """The lines a decided test never runs, (0, 0) when there are none."""
+    if test.context == "while":
+        return test.body
+    return test.orelse if result else test.body
+
+
 def constant_switches(index: Index) -> list[Switch]:
     facts = index.facts
     production = [f for path, f in facts.items() if not is_test_path(path)]
@@ -110,7 +117,8 @@ def constant_switches(index: Index) -> list[Switch]:
                 or (binding.scope and class_names[simple] > 1):
             continue
         value = ast.literal_eval(binding.value)
-        decided = tuple((p, t, o) for p, t in tests if (o := outcome(t, value)) is not None)
+        # Only a test that leaves code unreachable counts: an always-true `if` with no else kills nothing.
+        decided = tuple((p, t, o) for p, t in tests if (o := outcome(t, value)) is not None and dead_lines(t, o)[0])
         if decided:
             switches.append(Switch(path, binding, index.qualified(path, name), value, decided))
     return switches

@@ -8,7 +8,7 @@ from ..finding import Finding, Impact, Location, Risk, Rule, new_finding
 from ..notebook import cite_line
 from ..snapshot import SourceFile
 from ._config import UnreadKey
-from ._judge import Switch, UnreadOption
+from ._judge import Switch, UnreadOption, dead_lines
 from ._model import Test
 
 _SERVING = ("serve", "serving", "server", "api", "app", "inference", "predict", "deploy", "handler")
@@ -17,12 +17,6 @@ _SHOWN_READERS = 5
 
 def _location(path: str, span: tuple[int, int, int, int]) -> Location:
     return Location(path, span[0], span[1], span[2], span[3])
-
-
-def _dead_lines(test: Test, result: bool) -> tuple[int, int]:
-    if test.context == "while":
-        return test.body
-    return test.orelse if result else test.body
 
 
 def _lines(files: Mapping[str, SourceFile], path: str, start: int, end: int) -> str:
@@ -38,15 +32,13 @@ def _lines(files: Mapping[str, SourceFile], path: str, start: int, end: int) -> 
 
 def _branch(files: Mapping[str, SourceFile], path: str, test: Test, result: bool) -> str:
     where = cite_line(files, path, test.span[0])
-    start, end = _dead_lines(test, result)
+    start, end = dead_lines(test, result)
     span = _lines(files, path, start, end) if start else ""
     if test.context == "while":
         return f"the `while` loop at {where} never runs{span}"
     kind = "ternary" if test.context == "ternary" else "`if`"
     if result:
-        if start:
-            return f"the {kind} at {where} always takes its first branch; the else branch{span} never runs"
-        return f"the {kind} at {where} always runs its body; the test is redundant"
+        return f"the {kind} at {where} always takes its first branch; the else branch{span} never runs"
     return f"the {kind} at {where} never runs its body{span}"
 
 
@@ -76,7 +68,7 @@ def switch_finding(rule: Rule, switch: Switch, files: Mapping[str, SourceFile], 
     name = switch.binding.name
     readers = [cite_line(files, p, t.span[0]) for p, t, _ in switch.tests]
     branches = [_branch(files, p, t, o) for p, t, o in switch.tests]
-    dead = sum(max(0, e - s + 1) for _, t, o in switch.tests for s, e in [_dead_lines(t, o)] if s)
+    dead = sum(max(0, e - s + 1) for _, t, o in switch.tests for s, e in [dead_lines(t, o)] if s)
     serving = any(part in p.lower() for p, _, _ in switch.tests for part in _SERVING)
     shown = "; ".join(branches[:_SHOWN_READERS]) + ("; ..." if len(branches) > _SHOWN_READERS else "")
     stale = days is not None and days >= stale_days

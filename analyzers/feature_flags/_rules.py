@@ -81,6 +81,9 @@ DEAD_CONFIG_SWITCH = Rule(
         Case("valid-try-import-fallback",
              {"a.py": "try:\n    from fast import HAVE_FAST\nexcept ImportError:\n    HAVE_FAST = False\n"
                       "if HAVE_FAST:\n    print(1)\n"}),
+        Case("valid-always-true-guard-without-else",
+             {"prep.py": "BALANCE = True  # take at most the mean count per class\n\n\ndef prep(rows):\n"
+                         "    if BALANCE:\n        rows = rows[:10]\n    return rows\n"}),
         # Run-time rebinding: any of these means the module's (or class's) names are settings, not constants.
         Case("valid-configurator-exec-with-config-files",
              {"run.py": "resume = False\nuse_cpu = False\nexec(open('overrides.py').read())\n"
@@ -216,6 +219,11 @@ UNREAD_OPTION = Rule(
               "gan/helpers.py": "def fit(args):\n    return args.lr\n",
               "vae/helpers.py": "def fit(ns):\n    return ns.batch\n"},
              (("PD102", "gan/main.py", 7),)),
+        Case("invalid-factory-returning-known-args",
+             {"fit.py": "import argparse\n\n\ndef parse():\n    p = argparse.ArgumentParser()\n"
+                        "    p.add_argument('--out')\n    p.add_argument('--data')\n    return p.parse_known_args()\n"
+                        "\n\nargs, rest = parse()\nprint(args.data)\n"},
+             (("PD102", "fit.py", 6),)),
         Case("valid-launcher-option-read-from-the-environment",
              {"ddp.py": "import argparse\nimport os\n\np = argparse.ArgumentParser()\n"
                         "p.add_argument('--local_rank', type=int, default=0)\nargs = p.parse_args()\n"
