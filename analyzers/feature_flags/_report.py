@@ -98,7 +98,9 @@ def option_finding(rule: Rule, unread: UnreadOption, module: str) -> Finding:
     option = unread.option
     shown = "/".join(option.flags)
     if option.framework == "argparse":
-        where = f"no code reads `args.{option.dest}` (nor getattr/vars with that name)"
+        where = (f"the parsed namespace was followed everywhere it goes (no escape to outside code, no computed "
+                 f"getattr) and nothing there reads `args.{option.dest}` (nor getattr/vars with that name), and "
+                 f"no environment variable {option.dest.upper()} stands in for it")
     else:
         where = f"the {option.framework} parameter `{option.dest}` is never used in `{option.scope}`"
     passed = f"; {', '.join(unread.passed_by)} passes it, to no effect" if unread.passed_by else ""
