@@ -611,7 +611,7 @@ def test_changing_the_training_copy_and_not_the_serving_copy_warns_about_the_twi
     assert (comment.path, comment.line) == ("train.py", 7)
     assert f"[serve.py:5]({world.fake.web_url}/{REPO}/blob/{world.base}/serve.py#L5-L11)" in comment.body
     assert "changes this copy but not its twin" in comment.body
-    assert '`df["age"] = df["age"].fillna(0.5)` in training (train.py:7) is `frame["age"] = ' in comment.body
+    assert '`df["age"] = df["age"].fillna(0.5)` at train.py:7 became `frame["age"] = ' in comment.body
     if os.environ.get("SHOW_REVIEW"):
         print(comment.body, [c.body for c in world.comments(13)], sep="\n=====\n")
     assert outcome.comments == len(world.comments(13))
@@ -672,8 +672,8 @@ def test_a_new_copy_of_feature_logic_is_commented_with_where_the_other_copy_is(w
     assert comment.body.startswith("**Duplicated preprocessing** (PD301) · medium priority · about 1.3 h to fix")
     assert f"**The other copy:** [train.py:5]({world.fake.web_url}/{REPO}/blob/{head}/train.py#L5-L11)" \
         in comment.body
-    assert "`df[\"age\"] = df[\"age\"].fillna(0.0)` in training (train.py:7) is " \
-           "`frame[\"age\"] = frame[\"age\"].fillna(-1.0)` in serving (serve.py:7)" in comment.body
+    assert "`df[\"age\"] = df[\"age\"].fillna(0.0)` at train.py:7 became " \
+           "`frame[\"age\"] = frame[\"age\"].fillna(-1.0)` at serve.py:7" in comment.body
     world.assert_clean()
 
 
