@@ -151,8 +151,14 @@ def _list_folder(folder: Path) -> tuple[list[str], list[str], set[str]]:
     return dirs, names, links
 
 
+def is_container_build_file(name: str) -> bool:
+    """A Dockerfile or Containerfile by any of the names teams give them (`Dockerfile.gpu`, `worker.Dockerfile`)."""
+    lower = name.lower()
+    return lower.startswith(("dockerfile", "containerfile")) or lower.endswith((".dockerfile", ".containerfile"))
+
+
 def _wanted(name: str) -> bool:
-    if name in TEXT_NAMES or name.startswith(("requirements", "constraints", "Dockerfile")):
+    if name in TEXT_NAMES or name.startswith(("requirements", "constraints")) or is_container_build_file(name):
         return True
     return Path(name).suffix in TEXT_SUFFIXES or name == ".paydown.toml"
 

@@ -27,6 +27,7 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "PD201": ("requirements", ("path",)),
     "PD202": ("requirements", ("path",)),
     "PD203": ("actions", ("path",)),
+    "PD204": ("images", ("path",)),
     "PD101": ("flag", ("path", "symbol")),
     "PD102": ("flag", ("path", "symbol")),
     "PD103": ("flag", ("path", "symbol")),
@@ -303,7 +304,7 @@ def _render_item(item: Item, links: Links, entries: list[dict[str, Any]], shown:
 def _message(item: Item, finding: dict[str, Any]) -> str:
     message = str(finding.get("message", ""))
     # In a list of a file's loose pins, "how to fix" says it once; each line keeps only what is loose.
-    if item.family in ("requirements", "actions") and len(item.findings) > 1:
+    if item.family in ("requirements", "actions", "images") and len(item.findings) > 1:
         return message.split("; ", 1)[0]
     return message
 

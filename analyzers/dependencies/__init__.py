@@ -218,6 +218,11 @@ UNPINNED_IMAGE = Rule(
                                     "    image: acme/api:dev\n",
               ".gitlab-ci.yml": "image: python:3.12\ntest:\n  script:\n    - pytest\n"},
              (("PD204", "Dockerfile", 2), ("PD204", "docker-compose.yml", 3), ("PD204", ".gitlab-ci.yml", 1))),
+        Case("invalid-dockerfiles-named-by-role",
+             {"docker/worker.Dockerfile": "FROM python:3.12\n", "Dockerfile.gpu": "FROM nvidia/cuda:12.4.1-base\n",
+              "serve.containerfile": "FROM python:3.12-slim\n"},
+             (("PD204", "docker/worker.Dockerfile", 1), ("PD204", "Dockerfile.gpu", 1),
+              ("PD204", "serve.containerfile", 1))),
         Case("valid-digest-stages-scratch-and-unknown-variable",
              {"Dockerfile": f"FROM pytorch/pytorch:2.3.1-cuda12.1-cudnn8-runtime@{_DIGEST} AS base\n"
                             "FROM base AS train\nFROM scratch\nCOPY --from=0 /a /a\nCOPY --from=train /m /m\n"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..finding import Problem
-from ..snapshot import RepoSnapshot
+from ..snapshot import RepoSnapshot, is_container_build_file
 from ._commands import ActionUse, Installs, scan_dockerfile, scan_magics, scan_script, scan_workflow
 from ._formats import Manifest, parse_conda, parse_pipfile, parse_pyproject, parse_setup_cfg, setup_py_manifest
 from ._images import ImageUse, scan_compose_images, scan_gitlab_images
@@ -71,8 +71,7 @@ def _is_workflow(path: str) -> bool:
 
 
 def _is_dockerfile(path: str) -> bool:
-    base = posixpath.basename(path)
-    return base.startswith(("Dockerfile", "Containerfile")) or base.endswith(".dockerfile")
+    return is_container_build_file(posixpath.basename(path))
 
 
 def _is_compose(path: str) -> bool:

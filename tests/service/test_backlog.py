@@ -613,3 +613,18 @@ def test_the_dashboard_ranks_every_item_marks_which_have_issues_and_fits_githubs
     assert len(body) <= BODY_MAX and body.rstrip().endswith("<!-- paydown:end -->")
     hidden = int(re.search(r"\.\.\.and ([\d,]+) more items", body).group(1).replace(",", ""))
     assert hidden + len(re.findall(r"^\| \d+ \|", body, flags=re.M)) == 1500 and hidden > 0
+
+
+def test_every_rule_has_a_backlog_family_and_container_images_are_one_item_per_file(tmp_path: Path) -> None:
+    """A rule without a family falls back to a generic 'Fix PDxxx' item: each rule, new ones too, gets its own."""
+    from paydown.service.backlog_items import FAMILIES, item_title
+
+    assert {rule.id for rule in ALL_RULES} <= set(FAMILIES)
+    (tmp_path / "Dockerfile").write_text("FROM pytorch/pytorch:2.3.0-cuda12.1-cudnn8-runtime\nRUN echo\n"
+                                         "FROM python:3.11-slim AS serve\n")
+    (tmp_path / "worker.Dockerfile").write_text("FROM python:3.11-slim\n")
+    findings = [f.to_dict() for f in run_scan(tmp_path, Config(), use_cache=False, jobs=1).findings
+                if f.rule_id == "PD204"]
+    titles = sorted(item_title(item) for item in items_from_findings(findings))
+    assert titles == ["Pin the 2 container images in Dockerfile to digests",
+                      "Pin the container image python in worker.Dockerfile to a digest"]
