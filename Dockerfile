@@ -5,7 +5,9 @@
 # With PAYDOWN_REDIS_URL and PAYDOWN_DATABASE_URL pointing at one Redis and one PostgreSQL, run one `serve` and N
 # `worker` containers. Without PAYDOWN_REDIS_URL, `serve` starts an embedded Redis and a worker itself.
 # Without a GitHub App configured there is no login, so `serve` binds to 127.0.0.1 whatever PAYDOWN_HOST says.
-FROM python:3.11-slim
+# The base image by digest (the tag says which it is): a rebuild gets the same image until the digest is updated on
+# purpose (Dependabot or Renovate propose that), as paydown's PD204 asks of the repositories it scans.
+FROM python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
