@@ -24,9 +24,16 @@ from ._extract import extract as _extract_facts
 
 # min_statements/min_tokens/similarity: the size and shape of a partial copy; equal_share: the share of its
 # aligned statements that must be equal once local names are normalised (two algorithms sharing a skeleton are
-# not copies); report_deliberate: 1 reports copies kept on purpose (per-lesson folders, example folders,
-# stand-alone scripts and notebooks, `# Copied from`) as one low group each; by default they are left alone.
-_OPTIONS = {"min_statements": 5, "min_tokens": 50, "similarity": 0.8, "equal_share": 0.65, "report_deliberate": 0}
+# not copies); report_deliberate: true reports copies kept on purpose (per-lesson folders, example folders,
+# project templates, stand-alone scripts and notebooks, `# Copied from`) as one low group each. They are left
+# alone by default: each such copy is meant to be read and run alone, so whether it must follow the others is
+# the authors' call, and precision comes first.
+_OPTIONS = {"min_statements": 5, "min_tokens": 50, "similarity": 0.8, "equal_share": 0.65,
+            "report_deliberate": False}
+# What both rules say about copies kept on purpose (the option above); part of each rule's fix text.
+_DELIBERATE = (" Copies kept on purpose (per-lesson folders, example folders, project templates, stand-alone scripts "
+               "and notebooks, a `# Copied from` marker) are not reported unless the rule's option "
+               "`report_deliberate = true` is set; then each such group is one low-priority finding that says why.")
 
 PREPROCESSING = Rule(
     id="PD301",
@@ -38,7 +45,7 @@ PREPROCESSING = Rule(
         "different features in production than it was trained on, with no error raised.",
     example="train.py: df['age'].fillna(0.0)  ...  serve.py: the same steps with frame['age'].fillna(-1.0)",
     fix="Extract the shared steps into one function in a library module (for example features.py) and call it "
-        "from the training and the serving code; test it once.",
+        "from the training and the serving code; test it once." + _DELIBERATE,
     options=dict(_OPTIONS),
     cases=(
         Case("invalid-fillna-divergence", {"train.py": c.TRAIN, "serve.py": c.SERVE_DIVERGED},
@@ -74,7 +81,7 @@ FEATURE_LOGIC = Rule(
         "features mean different things in different pipelines.",
     example="jobs/daily.py and jobs/weekly.py both compute df['ratio'] = df['income'] / df['debt'] and the "
             "same fillna/get_dummies steps.",
-    fix="Extract the copies into one shared function and call it from each place.",
+    fix="Extract the copies into one shared function and call it from each place." + _DELIBERATE,
     options=dict(_OPTIONS),
     cases=(
         Case("invalid-copy-in-two-libraries", {"pkg/a.py": c.TRAIN, "pkg/b.py": c.SERVE.replace("features_for_"
@@ -221,19 +228,25 @@ def _clusters(members: list[int], accepted: dict[tuple[int, int], _compare.Match
             pending = pending[1:]
 
 
-def _whole_groups(blocks: Sequence[tuple[str, str, str | None, Block]]) -> list[list[int]]:
-    """Whole functions (and lambdas) copied identically up to local names, neighbours in the same files merged."""
+def _whole_groups(blocks: Sequence[tuple[str, str, str | None, Block]]) -> list[tuple[list[int], dict[int, list[str]]]]:
+    """Whole functions (and lambdas) copied identically up to local names, neighbours in the same files merged:
+    each group's members, and for each member the names of the functions copied with it (its ``decode``)."""
     buckets: dict[int, list[int]] = defaultdict(list)
     for index, (_, _, _, block) in enumerate(blocks):
         if block.whole:
             buckets[block.whole].append(index)
     groups = [members for members in buckets.values() if len(members) >= 2]
-    merged: dict[tuple, list[int]] = {}
+    merged: dict[tuple, tuple[list[int], dict[int, list[str]]]] = {}
     for members in sorted(groups):
         places = tuple(sorted((blocks[b][0], blocks[b][3].qualname.rpartition(".")[0]) for b in members))
         if places in merged and len({blocks[b][0] for b in members}) == len(members):
-            continue  # encode and decode copied together are one copy of a tokeniser
-        merged[places] = members
+            # encode and decode copied together are one copy of a tokeniser
+            kept, together = merged[places]
+            partner = {blocks[b][0]: blocks[b][3].qualname.rsplit(".", 1)[-1] for b in members}
+            for b in kept:
+                together[b].append(partner[blocks[b][0]])
+            continue
+        merged[places] = (members, {b: [] for b in members})
     return list(merged.values())
 
 
@@ -260,10 +273,10 @@ def find_duplicated_feature_logic(snapshot: RepoSnapshot, config: Config) -> Ana
     blocks = _blocks(snapshot)
     groups: list[list[_report.Copy]] = []
     in_whole: set[int] = set()
-    for members in _whole_groups(blocks):
+    for members, together in _whole_groups(blocks):
         in_whole.update(members)
-        groups.append([_report.Copy(blocks[b][0], blocks[b][1], blocks[b][2], blocks[b][3], blocks[b][3].statements)
-                       for b in members])
+        groups.append([_report.Copy(blocks[b][0], blocks[b][1], blocks[b][2], blocks[b][3], blocks[b][3].statements,
+                                    tuple(together[b])) for b in members])
     shapes = [[] if index in in_whole else [s.shape for s in block.statements]
               for index, (_, _, _, block) in enumerate(blocks)]
     pairs, fingerprints = _compare.candidate_pairs(shapes, 1)

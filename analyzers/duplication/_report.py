@@ -25,6 +25,7 @@ class Copy:
     reach: str | None  # the role its entry points give it, when they say one
     block: Block
     statements: tuple[Statement, ...]
+    together: tuple[str, ...] = ()  # functions copied along with this one in its file (a tokeniser's decode)
 
     @property
     def location(self) -> Location:
@@ -37,6 +38,14 @@ class Copy:
         """The copied function's name, or None for a run of module-level statements."""
         last = self.block.qualname.rsplit(".", 1)[-1]
         return last if last.isidentifier() and self.statements == self.block.statements else None
+
+    @property
+    def names(self) -> str | None:
+        """The copied functions as the message names them: "`encode` and `decode`" when copied together."""
+        if self.name is None:
+            return None
+        named = [f"`{n}`" for n in dict.fromkeys([self.name, *self.together])]
+        return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
 
 
 def order_key(copy: Copy) -> tuple[int, str, int]:
@@ -106,13 +115,14 @@ def _places(snapshot: RepoSnapshot, copies: list[Copy]) -> str:
 
 
 def _fix(copies: list[Copy]) -> str:
-    name = copies[0].name
+    name = copies[0].names
     home = next((c.path for c in copies if c.role == _roles.LIBRARY), None)
     home = home or posixpath.join(posixpath.dirname(copies[0].path), "features.py")
-    what = f"`{name}`" if name else f"lines {copies[0].location.line}-{copies[0].location.end_line} of " \
+    what = name if name else f"lines {copies[0].location.line}-{copies[0].location.end_line} of " \
                                     f"{copies[0].path} as a function"
     callers = ", ".join(f"{c.path} ({c.block.qualname})" for c in copies if c.path != home)
-    return f"Keep {what} once, in {home}, and import it from {callers}."
+    them = "them" if copies[0].name and copies[0].together else "it"
+    return f"Keep {what} once, in {home}, and import {them} from {callers}."
 
 
 def build(rule: Rule, copies: list[Copy], snapshot: RepoSnapshot, risk: Risk, reason: str,
@@ -121,13 +131,13 @@ def build(rule: Rule, copies: list[Copy], snapshot: RepoSnapshot, risk: Risk, re
     primary, others = copies[0], copies[1:]
     shown, count = first_difference(snapshot, copies)
     size = max(len(c.statements) for c in copies)
-    what = f"`{primary.name}`" if primary.name else f"{size} statements of feature logic"
+    what = primary.names or f"{size} statements of feature logic"
     places = f"{len(copies)} copies: {_places(snapshot, copies)}"
     if shown:
         more = f" (and {count - 1} more difference{'s' if count > 2 else ''})" if count > 1 else ""
         message = f"Copies of {what} have diverged: {shown}{more}. {places}."
     else:
-        verb = "is" if primary.name else "are"
+        verb = "is" if primary.name and not primary.together else "are"
         message = f"{what[0].upper()}{what[1:]} {verb} copied identically. {places}."
     if len({c.role for c in copies}) > 1:
         roles = sorted({c.role for c in copies}, key=_ROLE_ORDER.index)

@@ -217,7 +217,7 @@ def test_deliberate_copies_are_one_low_group_when_asked_for(make_repo, tmp_path:
     from paydown.analyzers.config import RuleSettings
 
     marked = FEATURES.replace("def build", "# Copied from pkg.a.build_features\ndef build")
-    loud = Config(rules={rule.id: RuleSettings(None, {"report_deliberate": 1}) for rule in RULES})
+    loud = Config(rules={rule.id: RuleSettings(None, {"report_deliberate": True}) for rule in RULES})
     lessons = {f"lab{n}/prep.py": FEATURES.replace("build_features", "prep") for n in range(1, 10)}
     for name, files, why in (("marker", {"pkg/a.py": FEATURES, "pkg/b.py": marked}, "Copied from"),
                              ("lessons", lessons, "per-lesson folders (lab1/ ... lab9/)")):
@@ -302,3 +302,24 @@ def test_copy_missing_one_step_is_found(make_repo, tmp_path: Path) -> None:
     (finding,) = [f for f in report.findings if f.kind.value == "duplicated-feature-logic"]
     assert finding.rule_id == "PD301"
     assert {loc.path for loc in finding.locations} == {"train.py", "serve/app.py"}
+
+
+def test_a_tokenizer_copied_as_encode_and_decode_is_named_by_both(make_repo, tmp_path: Path) -> None:
+    from paydown.analyzers.duplication import _cases as c
+
+    report = _scan(make_repo, tmp_path, {"data/prepare.py": c.CHAR_PREPARE, "sample.py": c.CHAR_SAMPLE})
+    (finding,) = [f for f in report.findings if f.rule_id.startswith("PD3")]
+    assert "`encode` and `decode` are copied" in finding.message and "import them from" in finding.fix
+
+
+def test_report_deliberate_is_a_true_or_false_option() -> None:
+    import pytest
+
+    from paydown.analyzers import ALL_RULES
+    from paydown.analyzers.config import ConfigError, parse_config
+
+    config = parse_config({"rules": {"PD302": {"report_deliberate": True}}}, "x.toml", ALL_RULES)
+    assert config.option(RULES[1], "report_deliberate") is True
+    assert config.option(RULES[0], "report_deliberate") is False
+    with pytest.raises(ConfigError, match="report_deliberate"):
+        parse_config({"rules": {"PD302": {"report_deliberate": 1}}}, "x.toml", ALL_RULES)
