@@ -49,6 +49,14 @@ UNDOCUMENTED = Rule(
                         "    with requests.get(archive, stream=True) as response:\n"
                         "        response.raise_for_status()\n",
         }, (("PD401", "prepare.py", 7), ("PD401", "fetch.py", 5))),
+        Case("files-listed-in-a-dict-or-list-literal", {
+            "build.py": "from datasets import load_dataset\n\nif __name__ == '__main__':\n"
+                        "    splits = {'train': 'https://files.example.org/qa/train.jsonl',\n"
+                        "              'test': 'https://files.example.org/qa/test.jsonl'}\n"
+                        "    qa = load_dataset('json', data_files=splits)\n",
+            "rides.py": "import ray\n\nrides = ray.data.read_parquet(['s3://rides/2021.parquet', "
+                        "'s3://rides/2022.parquet'])\n",
+        }, (("PD401", "build.py", 6), ("PD401", "rides.py", 3))),  # two sources on each line
         Case("declared-in-dvc", {"dvc.yaml": _DVC,
                                  "train.py": 'import pandas as pd\n\ndf = pd.read_csv("data/raw/customers.csv")\n'}),
         Case("declared-in-kedro-catalog", {
@@ -134,6 +142,15 @@ UNSTABLE = Rule(
                         '    model = mlflow.pyfunc.load_model("models:/churn/Production")\n'
                         '    return pd.read_parquet("s3://lake/features/latest/users.parquet")\n',
         }, (("PD402", "score.py", 6), ("PD402", "score.py", 7))),
+        Case("hub-dataset-file-without-a-revision", {
+            "labels.py": "from huggingface_hub import hf_hub_download, snapshot_download\n\n"
+                         "REPO = 'acme/label-maps'\n\n\ndef labels():\n"
+                         "    return hf_hub_download(repo_id=REPO, filename='ids.json', repo_type='dataset')\n\n\n"
+                         "def pinned():\n"
+                         "    return hf_hub_download('acme/label-maps-v2', 'ids.json', repo_type='dataset', "
+                         "revision='3f2a91c')\n\n\n"
+                         "def weights():\n    return snapshot_download('acme/segmenter')\n",
+        }, (("PD402", "labels.py", 7), ("PD401", "labels.py", 11))),
         Case("select-star-and-import-time-read-in-serving", {
             "serving/app.py": "import joblib\nimport pandas as pd\n\n"
                               'MODEL = joblib.load("/models/churn.joblib")\n\n\ndef lookup(con):\n'

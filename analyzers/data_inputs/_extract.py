@@ -69,8 +69,9 @@ class _File:
         self.instances: dict[str, str] = {}
         self.classes: set[str] = set()
         self.scopes: dict[str, dict[str, Value]] = {}
+        self.containers: dict[str, dict[str, cst.BaseExpression]] = {}  # scope -> name -> dict/list literal
         self.scope = ""
-        self.evaluator = Evaluator(parsed.code, self._lookup, self.canonical, parsed.path)
+        self.evaluator = Evaluator(parsed.code, self._lookup, self.canonical, parsed.path, self._held)
 
     # --- names ---------------------------------------------------------------------------------------------
     def canonical(self, name: str) -> str:
@@ -103,6 +104,22 @@ class _File:
             dotted = ".".join(p for p in (attr, rest) if p)
             return (("imp", module, dotted),) if module and dotted else None
         return None
+
+    def _held(self, name: str) -> cst.BaseExpression | None:
+        scope = self.scope
+        while True:
+            if name in self.scopes.get(scope, {}) or name in self.containers.get(scope, {}):
+                return self.containers.get(scope, {}).get(name)
+            if not scope:
+                return None
+            scope = scope.rpartition(".")[0]
+
+    def _bind(self, scope: str, name: str, value: cst.BaseExpression | None) -> None:
+        held = self.containers.setdefault(scope, {})
+        if isinstance(value, (cst.Dict, cst.List, cst.Tuple, cst.Set)):
+            held[name] = value
+        else:
+            held.pop(name, None)
 
     def _import(self, node: cst.Import | cst.ImportFrom) -> None:
         if isinstance(node, cst.Import):
@@ -156,6 +173,8 @@ class _File:
                     self.instances[name] = dotted_name(value.func)
                     continue
                 self.constants[prefix + name] = self.evaluator.value(value)
+                if not prefix:
+                    self._bind("", name, value)
 
     # --- reads and writes ----------------------------------------------------------------------------------
     def collect_accesses(self) -> tuple[list[Access], list[Access]]:
@@ -177,6 +196,7 @@ class _File:
                 for name, value in self._assign_targets(node):
                     if "." not in name:
                         self.scopes.setdefault(scope, {})[name] = self.evaluator.value(value)
+                        self._bind(scope, name, value)
             elif isinstance(node, (cst.For, cst.CompFor, cst.WithItem, cst.NamedExpr)):
                 self._bind_unknown(node, scope)
             elif isinstance(node, cst.Call):

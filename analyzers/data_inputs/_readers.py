@@ -40,6 +40,8 @@ _REMOTE = ("s3://", "s3a://", "s3n://", "gs://", "gcs://", "abfs://", "abfss://"
            "wasb://", "wasbs://", "oss://", "dbfs:/", "hf://", "file://")
 _SPARK_READS = frozenset({"parquet", "csv", "json", "orc", "text", "load", "table", "jdbc", "delta", "avro"})
 _SPARK_WRITES = frozenset({"parquet", "csv", "json", "orc", "text", "save", "saveAsTable", "insertInto", "delta"})
+_HUB_DOWNLOADS = frozenset({"huggingface_hub.hf_hub_download", "huggingface_hub.snapshot_download",
+                            "huggingface_hub.file_download.hf_hub_download"})
 _HUB_FORMATS = frozenset({"csv", "json", "parquet", "text", "arrow", "pandas", "imagefolder", "audiofolder",
                           "webdataset"})
 
@@ -70,6 +72,16 @@ class Call:
     def value(self, index: int, *keywords: str) -> Value | None:
         node = self.arg(index, *keywords)
         return None if node is None else self.evaluator.value(node)
+
+    def values(self, index: int, *keywords: str) -> list[Value]:
+        """The values of one argument, one per item when it is (or names) a dict or list literal."""
+        return self.evaluator.values(self.arg(index, *keywords))
+
+    def keyword_text(self, keyword: str) -> str | None:
+        for arg in self.node.args:
+            if arg.keyword is not None and arg.keyword.value == keyword:
+                return string_value(arg.value)
+        return None
 
     def has_keyword(self, keyword: str) -> bool:
         return any(a.keyword is not None and a.keyword.value == keyword for a in self.node.args)
@@ -198,9 +210,23 @@ def _hub(call: Call) -> list[Detected]:
         return []
     pinned = call.has_keyword("revision")
     if literal_text(name) in _HUB_FORMATS:
-        value = call.value(-1, "data_files", "data_dir")
-        return [Detected("datasets", "path", value, pinned=True)] if value else []
+        # `load_dataset("json", data_files={"train": URL, ...})`: each file is its own source
+        return [Detected("datasets", "path", value, pinned=True)
+                for value in call.values(-1, "data_files", "data_dir") if value]
     return [Detected("datasets", "dataset", name, pinned=pinned)]
+
+
+def _hub_file(call: Call) -> list[Detected]:
+    """``hf_hub_download`` / ``snapshot_download`` of a dataset repository (a model repository is weights)."""
+    if call.keyword_text("repo_type") != "dataset":
+        return []
+    name = call.value(0, "repo_id")
+    return [Detected("huggingface_hub", "dataset", name, pinned=call.has_keyword("revision"))] if name else []
+
+
+def _ray(call: Call) -> list[Detected]:
+    """``ray.data.read_parquet(paths)``: one source per path, a list of paths included."""
+    return [Detected("ray", "path", value) for value in call.values(0, "paths") if value]
 
 
 def _mlflow(call: Call, attr: str) -> list[Detected]:
@@ -271,6 +297,8 @@ def _leading_hole(value: Value) -> bool:
 def classify_call(call: Call) -> list[Detected]:
     """What data this call reads or writes, if any."""
     name, attr = call.name, _attr(call)
+    if name.startswith("six.moves.urllib."):
+        name = name.removeprefix("six.moves.")
     root = name.split(".", 1)[0]
     if name in _OPENERS:
         family = "fsspec" if name.startswith(("fsspec", "smart_open")) else "open"
@@ -284,6 +312,10 @@ def classify_call(call: Call) -> list[Detected]:
         return [Detected(root, "path", value, write=True)] if value else []
     if name in ("datasets.load_dataset", "datasets.load.load_dataset"):
         return _hub(call)
+    if name in _HUB_DOWNLOADS:
+        return _hub_file(call)
+    if name.startswith("ray.data.read_"):
+        return _ray(call)
     if name in _HTTP_GETS or (name in {"requests.request", "httpx.request"}
                               and (string_value(call.arg(0, "method")) or "").upper() == "GET"):
         value = call.value(1 if name.endswith(".request") else 0, "url")

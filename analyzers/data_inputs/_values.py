@@ -18,6 +18,7 @@ from ..cst import dotted_name, string_value
 Part = str | tuple[str, ...]
 Value = tuple[Part, ...]
 Lookup = Callable[[str], Value | None]
+Held = Callable[[str], cst.BaseExpression | None]
 
 _IDENTITY_CALLS = frozenset({
     "str", "os.fspath", "os.path.abspath", "os.path.realpath", "os.path.normpath", "os.path.expanduser",
@@ -29,6 +30,7 @@ _PATH_TYPES = frozenset({"pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath"
                          "upath.UPath", "cloudpathlib.CloudPath", "cloudpathlib.S3Path", "cloudpathlib.GSPath"})
 _ENV_CALLS = frozenset({"os.getenv", "os.environ.get", "os.environ.__getitem__"})
 _HOLE_TEXT_LIMIT = 40
+_MAX_ITEMS = 8
 
 
 def hole(text: str) -> Value:
@@ -84,11 +86,25 @@ class Evaluator:
     """Evaluates expressions of one file; ``lookup`` answers names and dotted names, ``canonical`` imports."""
 
     def __init__(self, parsed_code: Callable[[cst.CSTNode], str], lookup: Lookup,
-                 canonical: Callable[[str], str], file_path: str) -> None:
+                 canonical: Callable[[str], str], file_path: str, held: Held = lambda _: None) -> None:
         self.code = parsed_code
         self.lookup = lookup
         self.canonical = canonical
         self.file_path = file_path
+        self.held = held  # the container literal a name is bound to (`data_files = {...}`), if any
+
+    def values(self, node: cst.CSTNode | None) -> list[Value]:
+        """Each value a container literal holds (dict values, list, tuple or set items), directly or through a
+        name bound to it; any other expression is its one value."""
+        if isinstance(node, cst.Name):
+            node = self.held(node.value) or node
+        if isinstance(node, cst.Dict):
+            items = [e.value for e in node.elements if isinstance(e, cst.DictElement)]
+        elif isinstance(node, (cst.List, cst.Tuple, cst.Set)):
+            items = [e.value for e in node.elements if isinstance(e, cst.Element)]
+        else:
+            return [self.value(node)] if node is not None else []
+        return [self.value(item) for item in items[:_MAX_ITEMS]]
 
     def value(self, node: cst.CSTNode | None, depth: int = 0) -> Value:
         if node is None:

@@ -247,3 +247,11 @@ def test_inventory_locates_notebook_reads_by_cell_and_line(tmp_path: Path, capsy
     assert {(s["cell"], s["line"]) for s in source["reads"]} == {(3, 3)}, "cell 3: the markdown cell counts"
     assert main(["inputs", str(tmp_path), "--no-cache", "-j", "1"]) == Exit.CLEAN
     assert "explore.ipynb:cell 3:3:" in capsys.readouterr().out
+
+
+def test_each_file_of_a_dict_literal_is_its_own_source(tmp_path: Path, make_repo) -> None:
+    source = ("from datasets import load_dataset\n\nfiles = {'train': 'https://files.example.org/a.jsonl',\n"
+              "         'test': 'https://files.example.org/b.jsonl'}\nqa = load_dataset('json', data_files=files)\n")
+    report = scan(make_repo(tmp_path, {"job.py": source}), Config(), use_cache=False, jobs=1)
+    assert sorted(f.symbol for f in report.findings if f.rule_id == "PD401") == [
+        "https://files.example.org/a.jsonl", "https://files.example.org/b.jsonl"]
