@@ -14,7 +14,7 @@ from ..base import Analyzer
 from ..config import Config
 from ..finding import AnalysisResult
 from ..snapshot import RepoSnapshot
-from . import _config, _extract, _history, _judge, _report
+from . import _config, _extract, _fields, _history, _judge, _report
 from ._index import Index
 from ._knobs import NotebookKnobs
 from ._rules import DEAD_CONFIG_SWITCH, RULES, STALE_FEATURE_FLAG, UNREAD_CONFIG_KEY, UNREAD_OPTION
@@ -32,7 +32,7 @@ def find_flag_debt(snapshot: RepoSnapshot, config: Config) -> AnalysisResult:
     limit = config.option(STALE_FEATURE_FLAG, "stale_days")
     result.findings.extend(_report.switch_finding(DEAD_CONFIG_SWITCH, s, snapshot.files, ages.get(i), limit)
                            for i, s in enumerate(switches))
-    for unread in _judge.unread_options(index, snapshot.files):
+    for unread in [*_judge.unread_options(index, snapshot.files), *_fields.unread_fields(index, snapshot.files)]:
         result.findings.append(_report.option_finding(UNREAD_OPTION, unread, index.canonical.get(unread.path, "")))
     if config.enabled(UNREAD_CONFIG_KEY):
         for key in _config.unread_keys(snapshot, index.facts, index.canonical):
@@ -54,5 +54,5 @@ def _switch_ages(snapshot: RepoSnapshot, switches: list[_judge.Switch], config: 
             if (s.path, line) in ages}
 
 
-ANALYZER = Analyzer(name="feature_flags", version="6", rules=RULES, find=find_flag_debt,
+ANALYZER = Analyzer(name="feature_flags", version="7", rules=RULES, find=find_flag_debt,
                     extract=_extract.extract_flag_facts)

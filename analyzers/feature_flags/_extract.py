@@ -8,6 +8,7 @@ import sys
 import libcst as cst
 
 from ..cst import ParsedFile, dotted_name, string_value
+from ._args import ArgsCollector
 from ._cli import CliCollector
 from ._config import ConfigCollector
 from ._dynamic import DynamicCollector
@@ -96,6 +97,7 @@ class _Collector:
         self.rebound: set[str] = set()
         self.cli = CliCollector(parsed, self)
         self.dynamic = DynamicCollector(self)
+        self.args = ArgsCollector(self)
 
     # bindings --------------------------------------------------------------------------------------------
     def bind(self, scope: str, name: str, value: cst.BaseExpression | None, node: cst.CSTNode) -> None:
@@ -278,6 +280,8 @@ def extract_flag_facts(parsed: ParsedFile) -> FileFacts:
     for node, parent, scope in parsed.nodes():
         c.cli.visit(node, parent, scope)
         node_type = type(node)
+        if node_type is cst.Call or node_type is cst.ClassDef:
+            c.args.visit(node, parent, scope)
         if node_type is cst.Call:
             c.on_call(node, scope)  # type: ignore[arg-type]
             configs.visit_call(node, parent, scope)  # type: ignore[arg-type]
@@ -329,5 +333,5 @@ def extract_flag_facts(parsed: ParsedFile) -> FileFacts:
         parts=c.parts, is_package=c.is_package, imports=c.imports, bindings=bindings, bound=bound,
         plain_classes=frozenset(k for k, plain in c.classes.items() if plain), tests=c.tests(),
         rebound_attrs=frozenset(c.rebound | dynamic.pop("namespace_names")), **dynamic, **cli,
-        **configs.facts(c.imports),
+        **configs.facts(c.imports), **c.args.facts(parsed.span),
     )

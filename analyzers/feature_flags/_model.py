@@ -72,6 +72,16 @@ class ConfigLoad:
 
 
 @dataclass(frozen=True, slots=True)
+class ArgClass:
+    """A dataclass or pydantic settings class, with the fields that become options when something parses it."""
+
+    name: str  # qualified within its module, e.g. ScriptArguments or Outer.Args
+    bases: tuple[str, ...]  # resolved like callees: '?'-prefixed when outside the repository (settings base left out)
+    kind: str  # dataclass, settings
+    fields: tuple[tuple[str, Span], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class FileFacts:
     parts: tuple[str, ...]  # module path components, e.g. ('src', 'pkg', 'settings')
     is_package: bool
@@ -97,6 +107,8 @@ class FileFacts:
     config_mentions: frozenset[str] = frozenset()  # config file names in string literals outside followed loads
     uses_hydra: bool = False  # imports hydra or omegaconf
     config_unknown: frozenset[str] = frozenset()  # formats some loader here reads from a path not followed
+    arg_classes: tuple[ArgClass, ...] = ()
+    arg_sites: tuple[tuple[str, str, str], ...] = ()  # (parser, class ref, usage key or '' when not followed)
 
     @property
     def raw_module(self) -> str:

@@ -101,14 +101,37 @@ def option_finding(rule: Rule, unread: UnreadOption, module: str) -> Finding:
         where = (f"the parsed namespace was followed everywhere it goes (no escape to outside code, no computed "
                  f"getattr) and nothing there reads `args.{option.dest}` (nor getattr/vars with that name), and "
                  f"no environment variable {option.dest.upper()} stands in for it")
-    else:
+    elif option.framework in ("click", "typer"):
         where = f"the {option.framework} parameter `{option.dest}` is never used in `{option.scope}`"
+    else:
+        return _field_finding(rule, unread, module)
     passed = f"; {', '.join(unread.passed_by)} passes it, to no effect" if unread.passed_by else ""
     message = f"command-line option {shown} (dest `{option.dest}`) is never read: {where}{passed}"
     return new_finding(
         rule, _location(unread.path, option.span), symbol=option.dest, message=message,
         impact=Impact(0.5, Risk.MEDIUM, "an option that silently does nothing", 0.25),
         anchor=f"{option.framework}:{option.dest}", scope=f"{module}.{option.scope}" if option.scope else module,
+    )
+
+
+def _field_finding(rule: Rule, unread: UnreadOption, module: str) -> Finding:
+    """A dataclass field parsed as an option, or a pydantic settings field, that nothing reads."""
+    option = unread.option
+    settings = option.framework == "pydantic BaseSettings"
+    what = (f"setting `{option.dest}` of `{option.scope}` (filled from the environment variable {option.flags[0]} "
+            f"by {option.framework})" if settings else
+            f"option {option.flags[0]} (field `{option.dest}` of `{option.scope}`, parsed by {option.framework})")
+    passed = f"; {', '.join(unread.passed_by)} passes it, to no effect" if unread.passed_by else ""
+    message = (f"{what} is never read: every parsed instance was followed everywhere it goes (no escape to outside "
+               f"code, no asdict/vars/replace, no computed getattr), the class has no base outside the repository "
+               f"and no subclass, and nothing reads `.{option.dest}` (nor getattr with that name){passed}")
+    fix = (f"Remove the field `{option.dest}` from `{option.scope}` (and the places that set it), or wire it to the "
+           f"code it was meant to control.")
+    return new_finding(
+        rule, _location(unread.path, option.span), symbol=f"{option.scope}.{option.dest}", message=message,
+        impact=Impact(0.5, Risk.MEDIUM, "an option that silently does nothing", 0.25),
+        anchor=f"field:{option.scope}.{option.dest}", scope=f"{module}.{option.scope}" if module else option.scope,
+        fix=fix,
     )
 
 

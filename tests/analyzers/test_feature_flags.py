@@ -74,6 +74,18 @@ def test_option_passed_by_script_says_so(tmp_path: Path, make_repo) -> None:
     assert "other.sh" not in finding.message
 
 
+def test_dataclass_field_finding_names_the_class_and_its_parser(tmp_path: Path, make_repo) -> None:
+    root = make_repo(tmp_path, {
+        "fit.py": "from dataclasses import dataclass\n\nimport tyro\n\n\n@dataclass\nclass FitArgs:\n"
+                  "    lr: float = 0.1\n    shuffle: bool = True\n\n\nargs = tyro.cli(FitArgs)\nprint(args.lr)\n",
+        "run.sh": "python fit.py --shuffle False\n",
+    })
+    [finding] = [f for f in _scan(root).findings if f.rule_id == "PD102"]
+    assert (finding.location.path, finding.location.line, finding.symbol) == ("fit.py", 9, "FitArgs.shuffle")
+    assert "`FitArgs`" in finding.message and "tyro.cli" in finding.message
+    assert "run.sh passes it" in finding.message
+
+
 def test_old_dead_switch_is_one_finding_that_says_it_is_stale(tmp_path: Path) -> None:
     root = _write(tmp_path / "repo", {"a.py": "LEGACY = False\nif LEGACY:\n    print(1)\n"})
     _commit(root, "2020-01-01T00:00:00+00:00")
