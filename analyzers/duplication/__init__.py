@@ -21,6 +21,7 @@ from . import _cases as c
 from . import _compare, _report, _roles
 from ._extract import Block, FileFacts, Statement
 from ._extract import extract as _extract_facts
+from ._template import Template
 
 # min_statements/min_tokens/similarity: the size and shape of a partial copy; equal_share: the share of its
 # aligned statements that must be equal once local names are normalised (two algorithms sharing a skeleton are
@@ -61,6 +62,12 @@ PREPROCESSING = Rule(
         Case("invalid-notebook-and-its-exported-script", {"houses.ipynb": c.HOUSES_NOTEBOOK,
                                                           "houses.py": c.HOUSES_SCRIPT},
              (("PD301", "houses.ipynb", 1),)),
+        Case("invalid-prompt-template-rebuilt-at-inference", {"train.py": c.RECIPE_TRAIN, "serve.py": c.RECIPE_SERVE},
+             (("PD301", "serve.py", 10),)),
+        Case("valid-prompt-template-only-in-reports", {"report.py": c.RECIPE_REPORT}),
+        Case("valid-prompt-template-in-two-lesson-folders",
+             {f"lesson_{n}/{name}.py": text for n in (1, 2) for name, text in (("train", c.RECIPE_TRAIN),
+                                                                               ("notes", c.RECIPE_REPORT))}),
         Case("valid-shared-function", {"features.py": c.TRAIN,
                                        "serve.py": "from features import build_features\n\n\n"
                                                    "def predict(model, df):\n"
@@ -161,13 +168,20 @@ def _exported(copies: list[_report.Copy]) -> bool:
         c.reach in _roles.PREDICT_SIDE for c in copies)
 
 
+def _folder_depth(copies: Sequence[_report.Copy]) -> int | None:
+    """The depth of the first folder the copies' paths differ in, or None when they differ only in file names."""
+    parts = [c.path.split("/") for c in copies]
+    depth = next((i for i in range(min(map(len, parts))) if len({p[i] for p in parts}) > 1), None)
+    return depth if depth is not None and depth < min(map(len, parts)) - 1 else None
+
+
 def _deliberate(copies: list[_report.Copy], standalone: set[str]) -> str:
     """Why a group of copies is deliberate (so low priority), or "" when nothing says it is."""
     if any(c.block.copied for c in copies):
         return "a `# Copied from` marker says the copy is kept on purpose"
     parts = [c.path.split("/") for c in copies]
-    depth = next((i for i in range(min(map(len, parts))) if len({p[i] for p in parts}) > 1), None)
-    if depth is not None and depth < min(map(len, parts)) - 1:
+    depth = _folder_depth(copies)
+    if depth is not None:
         folders = sorted({p[depth] for p in parts})
         if all("{{" in "/".join(p[depth:-1]) for p in parts):
             return f"each copy belongs to its own project template ({folders[0]}/ ... {folders[-1]}/)"
@@ -182,24 +196,66 @@ def _deliberate(copies: list[_report.Copy], standalone: set[str]) -> str:
 
 
 def _judge(copies: list[_report.Copy], snapshot: RepoSnapshot, options: dict[str, dict[str, float]],
-           standalone: set[str]) -> Finding | None:
+           standalone: set[str], template: str = "") -> Finding | None:
+    """The finding of one group, or None; ``template`` is the skeleton of a prompt template the copies build."""
     rule = PREPROCESSING if len({c.role for c in copies}) > 1 else FEATURE_LOGIC
     serving = [c for c in copies if c.reach in _roles.PREDICT_SIDE]
     training = [c for c in copies if c.reach == _roles.TRAINING]
+
+    def build(risk: Risk, reason: str, note: str = "") -> Finding:
+        if template:
+            return _report.build_template(rule, copies, snapshot, risk, reason, template, note)
+        return _report.build(rule, copies, snapshot, risk, reason, note)
+
     if serving and training:
-        return _report.build(rule, copies, snapshot, Risk.HIGH,
-                             "a serving or scoring copy and a training copy can drift apart (training/serving skew)")
+        return build(Risk.HIGH, "a serving or scoring copy and a training copy can drift apart (training/serving "
+                                "skew)")
     if _exported(copies):
-        return _report.build(rule, copies, snapshot, Risk.LOW, "a notebook and its exported script",
-                             "the script is exported from the notebook")
+        return build(Risk.LOW, "a notebook and its exported script", "the script is exported from the notebook")
     deliberate = _deliberate(copies, standalone)
     if deliberate:
         if not options[rule.id]["report_deliberate"]:
             return None
-        return _report.build(rule, copies, snapshot, Risk.LOW, "deliberate copies", deliberate)
+        return build(Risk.LOW, "deliberate copies", deliberate)
     if rule is PREPROCESSING:
-        return _report.build(rule, copies, snapshot, Risk.MEDIUM, "copies in parts with different roles")
-    return _report.build(rule, copies, snapshot, Risk.LOW, "the copies must be changed together")
+        return build(Risk.MEDIUM, "copies in parts with different roles")
+    return build(Risk.LOW, "the copies must be changed together")
+
+
+def _within_folders(copies: list[_report.Copy]) -> Iterator[list[_report.Copy]]:
+    """A group spread over sibling folders (one per lesson or example) split into the copies of each folder."""
+    depth = _folder_depth(copies)
+    if depth is None:
+        yield copies
+        return
+    by_folder: dict[str, list[_report.Copy]] = defaultdict(list)
+    for found in copies:
+        by_folder[found.path.split("/")[depth]].append(found)
+    for members in by_folder.values():
+        if len({(c.path, c.block.qualname) for c in members}) >= 2:
+            yield from _within_folders(members)
+
+
+def _template_groups(snapshot: RepoSnapshot) -> Iterator[tuple[str, list[_report.Copy]]]:
+    """Prompt templates built from the same literal pieces in two functions or more, one of which passes the text
+    to a tokenizer or generate call; within each lesson or example folder, the generating copy first."""
+    by_skeleton: dict[str, dict[tuple[str, str], tuple[FileFacts, Template]]] = defaultdict(dict)
+    for path, facts in sorted(snapshot.facts_of("duplication").items()):
+        if isinstance(facts, FileFacts) and facts.skipped is None:
+            for found in facts.templates:
+                by_skeleton[found.skeleton].setdefault((path, found.qualname), (facts, found))
+    for skeleton, places in sorted(by_skeleton.items()):
+        if len(places) < 2 or not any(t.generates for _, t in places.values()):
+            continue
+        copies = []
+        for (path, qualname), (facts, found) in places.items():
+            statement = Statement(found.line, found.end_line, 0, 0, 0, True, False)
+            block = Block(qualname, found.line, found.end_line, False, ())
+            copies.append(_report.Copy(path, _roles.block_role(facts.role, qualname), facts.entry, block,
+                                       (statement,), generates=found.generates))
+        for members in _within_folders(copies):
+            if any(c.generates for c in members):
+                yield skeleton, sorted(members, key=lambda c: (not c.generates, _report.order_key(c)))
 
 
 def _clusters(members: list[int], accepted: dict[tuple[int, int], _compare.Match],
@@ -298,11 +354,15 @@ def find_duplicated_feature_logic(snapshot: RepoSnapshot, config: Config) -> Ana
         found = _judge(sorted(copies, key=_report.order_key), snapshot, options, standalone)
         if found is not None:
             result.findings.append(found)
+    for skeleton, copies in _template_groups(snapshot):
+        found = _judge(copies, snapshot, options, standalone, skeleton)
+        if found is not None:
+            result.findings.append(found)
     result.stats = {"blocks": len(blocks), "fingerprints": fingerprints, "candidate_pairs": len(pairs),
                     "matches": len(accepted), "groups": len(result.findings),
                     "seconds": round(time.perf_counter() - started, 3)}
     return result
 
 
-ANALYZER = Analyzer(name="duplication", version="4", rules=RULES, find=find_duplicated_feature_logic,
+ANALYZER = Analyzer(name="duplication", version="5", rules=RULES, find=find_duplicated_feature_logic,
                     extract=_extract_facts)

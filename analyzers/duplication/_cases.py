@@ -263,3 +263,41 @@ df = df.astype("float32")
 '''
 HOUSES_NOTEBOOK = notebook("import pandas as pd\n", _CLEAN_CELL)
 HOUSES_SCRIPT = "#!/usr/bin/env python\n# exported from houses.ipynb\nimport pandas as pd\n\n" + _CLEAN_CELL
+
+# A recipe assistant: the training rows and the serving request spell the same prompt layout by hand.
+RECIPE_TRAIN = '''from datasets import load_dataset
+
+
+def to_example(record):
+    prompt = f"Pantry: {record['pantry']}\\nCuisine: {record['cuisine']}\\nRecipe:"
+    return {"text": prompt + " " + record["recipe"]}
+
+
+rows = load_dataset("json", data_files="recipes.jsonl")["train"].map(to_example)
+'''
+RECIPE_SERVE = '''from transformers import AutoTokenizer
+
+
+class Chef:
+    def __init__(self, model, tokenizer):
+        self.model = model
+        self.tokenizer = tokenizer
+
+    def suggest(self, pantry, cuisine):
+        prompt = f"Pantry: {pantry}\\nCuisine: {cuisine}\\nRecipe:"
+        ids = self.tokenizer(prompt, return_tensors="pt").input_ids
+        return self.tokenizer.decode(self.model.generate(ids)[0])
+'''
+# The same layout in two functions that only write a report line: no text reaches a model.
+RECIPE_REPORT = '''import pandas as pd
+
+
+def summary(row):
+    line = f"Pantry: {row['pantry']}\\nCuisine: {row['cuisine']}\\nRecipe:"
+    return line.upper()
+
+
+def header(pantry, cuisine):
+    line = f"Pantry: {pantry}\\nCuisine: {cuisine}\\nRecipe:"
+    return pd.Series([line])
+'''

@@ -17,7 +17,8 @@ from typing import NamedTuple
 import libcst as cst
 
 from ..cst import ParsedFile, dotted_name
-from . import _evidence, _roles
+from . import _evidence, _roles, _template
+from ._template import Template
 
 # Runs of module-level statements below this floor are never kept; the configurable thresholds apply above it.
 FLOOR_STATEMENTS = 3
@@ -40,7 +41,7 @@ _KEYWORDS = frozenset(keyword.kwlist)
 # A superset of what can make a statement evidence: when none of it is in the file, it has no candidate block,
 # and the file's position pass (a third of a parse) is skipped.
 _DATA_IMPORT = re.compile(r"^[ \t]*(?:import|from)[ \t][^\n]*\b(?:" + "|".join(sorted(_evidence.DATA_LIBRARIES))
-                          + r"|torch|tensorflow|transformers|keras)\b", re.MULTILINE)
+                          + r"|torch|tensorflow|transformers|keras|datasets)\b", re.MULTILINE)
 _COPIED = re.compile(r"#\s*Copied from\b")
 # Bare expressions that only show or log something: dropped, so copies differing in them stay copies.
 _OUTPUT_ONLY = re.compile(
@@ -82,6 +83,7 @@ class FileFacts(NamedTuple):
     entry: str | None = None  # the role the file's own entry points give it
     standalone: bool = False  # a notebook or a script that runs when started
     modules: tuple[str, ...] = ()  # dotted names of the modules it imports (relative ones without their dots)
+    templates: tuple[Template, ...] = ()  # prompt and input templates built by hand
 
 
 def _digest(text: str) -> int:
@@ -217,6 +219,8 @@ class _Collector:
         self.imports: set[str] = set()
         self.aliases: dict[str, str] = {}
         self.raw: list[_Raw] = []
+        self.found_templates: list[tuple[str, int, int, str]] = []
+        self.code_of: dict[str, list[str]] = {}
 
     def note_import(self, node: cst.Import | cst.ImportFrom) -> None:
         if isinstance(node, cst.Import):
@@ -247,6 +251,9 @@ class _Collector:
                         code = self.source.code(small)
                         if not (isinstance(small, cst.Expr) and _OUTPUT_ONLY.match(code)):
                             out.append((line, end, code))
+                            self.code_of.setdefault(scope, []).append(code)
+                            self.found_templates.extend((scope, line, end, skeleton)
+                                                        for skeleton in _template.templates(small, code))
                         self._lambda(small, scope, line, end)
             elif isinstance(node, cst.FunctionDef | cst.ClassDef):
                 out.append((self.parsed.span(node)[0], self.parsed.span(node)[0], f"def {node.name.value}"))
@@ -408,5 +415,9 @@ def extract(parsed: ParsedFile) -> FileFacts:
                          _imported_modules(parsed.source))
     collector = _Collector(parsed)
     collector.module_level(list(parsed.module.body), "", False)
+    generating = {scope: bool(_template.GENERATION.search("\n".join(code)))
+                  for scope, code in collector.code_of.items()}
+    templates = tuple(Template(scope or "<module>", line, end, skeleton, generating.get(scope, False))
+                      for scope, line, end, skeleton in collector.found_templates)
     return FileFacts(_roles.file_role(parsed.path, collector.imports, entry), None, _finish(collector), entry,
-                     standalone, _imported_modules(parsed.source))
+                     standalone, _imported_modules(parsed.source), templates)

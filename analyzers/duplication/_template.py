@@ -1,0 +1,93 @@
+"""Prompt templates: model-input text assembled from the same literal pieces in more than one function.
+
+A prompt or input template built by hand (``f"{context}\\n Input: {question}"``) is feature logic: the model
+was trained on text of exactly that form, so a generation path that rebuilds it must stay identical to the
+training path. Its skeleton is the literal text with each placeholder replaced by the name it reads (the last
+name, attribute or string key: ``row['question']`` and ``question`` both read ``question``), whitespace runs and
+line endings folded.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+import libcst as cst
+import libcst.matchers as m
+
+from . import _evidence
+
+# Calls that turn text into model input or generate from it: where a template's text flows at inference.
+GENERATION = re.compile(r"apply_chat_template|\btokeni[sz]er\w*\s*\(|\.generate\(|\bpipe(?:line)?\s*\(|"
+                        r"\.(?:encode|encode_plus|batch_encode_plus|chat|complete|completions?\.create)\(")
+_WORD = re.compile(r"[A-Za-z]{3,}")
+_FORMAT_FIELD = re.compile(r"\{(\w*)[^{}]*\}")
+_MIN_PLACEHOLDERS = 2
+
+
+class Template(NamedTuple):
+    qualname: str  # the function (or <module>) holding it
+    line: int
+    end_line: int
+    skeleton: str
+    generates: bool  # the holding function passes text to a tokenizer, chat template or generate call
+
+
+def _placeholder(expression: cst.BaseExpression) -> str | None:
+    """The name a placeholder reads: ``x``, ``row['x']`` and ``self.x`` all read ``x``; None for anything else."""
+    if isinstance(expression, cst.Name):
+        return expression.value
+    if isinstance(expression, cst.Attribute):
+        return expression.attr.value
+    if isinstance(expression, cst.Subscript) and len(expression.slice) == 1:
+        index = expression.slice[0].slice
+        if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString):
+            value = index.value.evaluated_value
+            return value if isinstance(value, str) else None
+    return None
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"[ \t]+", " ", text.replace("\\r\\n", "\\n").replace("\r\n", "\n"))
+
+
+def _skeleton(node: cst.CSTNode) -> str | None:
+    """The folded skeleton of an f-string or a ``"...".format(...)`` literal, or None when it is no template."""
+    if isinstance(node, cst.FormattedString):
+        pieces, count = [], 0
+        for part in node.parts:
+            if isinstance(part, cst.FormattedStringText):
+                pieces.append(part.value)
+                continue
+            name = _placeholder(part.expression)
+            if name is None:
+                return None
+            pieces.append("{" + name + "}")
+            count += 1
+        text = "".join(pieces)
+    elif isinstance(node, cst.SimpleString):
+        text = node.raw_value
+        count = len(_FORMAT_FIELD.findall(text))
+        if any(not name for name in _FORMAT_FIELD.findall(text)):
+            return None
+    else:
+        return None
+    if count < _MIN_PLACEHOLDERS or not _WORD.search(_FORMAT_FIELD.sub(" ", text)):
+        return None
+    return _fold(text)
+
+
+_TEMPLATE_NODES = m.FormattedString() | m.Call(func=m.Attribute(value=m.SimpleString(), attr=m.Name("format")))
+
+
+def templates(small: cst.BaseSmallStatement, code: str) -> list[str]:
+    """The skeletons of the templates a statement builds; none in a statement that prints, logs or sets up."""
+    if ("f'" not in code and 'f"' not in code and ".format(" not in code) or _evidence.is_plumbing(code):
+        return []
+    found = []
+    for node in m.findall(small, _TEMPLATE_NODES):
+        literal = node.func.value if isinstance(node, cst.Call) else node  # type: ignore[attr-defined]
+        skeleton = _skeleton(literal)
+        if skeleton is not None:
+            found.append(skeleton)
+    return found
