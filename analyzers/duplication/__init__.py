@@ -101,6 +101,11 @@ FEATURE_LOGIC = Rule(
              {f"{kind}/{{{{ cookiecutter.name }}}}/src/prep.py": c.TRAIN for kind in ("pandas", "spark")}),
         Case("valid-same-steps-in-two-stand-alone-scripts", {"jobs/daily.py": c.TRAIN + "\nbuild_features(None)\n",
                                                               "jobs/weekly.py": c.TRAIN + "\nbuild_features(None)\n"}),
+        Case("invalid-same-steps-in-scripts-that-import-the-project-library",
+             {"pkg/__init__.py": "", "pkg/io.py": "def load(path):\n    return path\n",
+              **{f"jobs/{name}.py": "from pkg.io import load\n" + c.TRAIN + "\nbuild_features(load('x'))\n"
+                 for name in ("daily", "weekly")}},
+             (("PD302", "jobs/daily.py", 6),)),
         Case("valid-similar-tests", {"tests/test_a.py": c.TRAIN, "tests/test_b.py": c.TRAIN}),
         Case("valid-training-loop-in-nine-example-scripts",
              {f"examples/{name}/main.py": c.LOOP for name in ("mnist", "cifar", "gan", "vae", "rnn", "gcn", "gat",
@@ -306,18 +311,26 @@ def _whole_groups(blocks: Sequence[tuple[str, str, str | None, Block]]) -> list[
     return list(merged.values())
 
 
+def _module(path: str) -> str:
+    stem = posixpath.splitext(path)[0].replace("/", ".")
+    return stem[: -len(".__init__")] if stem.endswith(".__init__") else stem
+
+
+def _tails(name: str) -> set[str]:
+    """``a.b.c``, ``b.c`` and ``c``: the names a module may be imported by, from wherever the import path starts."""
+    parts = name.split(".")
+    return {".".join(parts[i:]) for i in range(len(parts))}
+
+
 def _standalone(snapshot: RepoSnapshot) -> set[str]:
-    """Notebooks and scripts that run when started and that no other file imports."""
+    """Notebooks and scripts that run when started, that no other file imports, and that import none of the
+    repository's own modules: a script that already imports the project's library could import the shared step
+    from it too, so its copy is not kept apart on purpose."""
     facts = {p: f for p, f in snapshot.facts_of("duplication").items() if isinstance(f, FileFacts)}
-    imported = {name for f in facts.values() for name in f.modules}
-    suffixes = {".".join(parts[i:]) for name in imported for parts in [name.split(".")] for i in range(len(parts))}
-
-    def module(path: str) -> str:
-        stem = posixpath.splitext(path)[0].replace("/", ".")
-        return stem[: -len(".__init__")] if stem.endswith(".__init__") else stem
-
-    return {path for path, f in facts.items() if f.standalone and not any(
-        ".".join(module(path).split(".")[i:]) in suffixes for i in range(module(path).count(".") + 1))}
+    imported = {tail for f in facts.values() for name in f.modules for tail in _tails(name)}
+    local = {tail for path in facts if path.endswith(".py") for tail in _tails(_module(path))}
+    return {path for path, f in facts.items() if f.standalone and not _tails(_module(path)) & imported
+            and not local.intersection(f.modules)}
 
 
 def find_duplicated_feature_logic(snapshot: RepoSnapshot, config: Config) -> AnalysisResult:
