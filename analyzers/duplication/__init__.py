@@ -289,15 +289,20 @@ def _clusters(members: list[int], accepted: dict[tuple[int, int], _compare.Match
             pending = pending[1:]
 
 
-def _whole_groups(blocks: Sequence[tuple[str, str, str | None, Block]]) -> list[tuple[list[int], dict[int, list[str]]]]:
+_WholeGroup = tuple[list[int], dict[int, list[str]]]
+
+
+def _whole_groups(blocks: Sequence[tuple[str, str, str | None, Block]]) -> tuple[list[_WholeGroup], set[int]]:
     """Whole functions (and lambdas) copied identically up to local names, neighbours in the same files merged:
-    each group's members, and for each member the names of the functions copied with it (its ``decode``)."""
+    each group's members, for each member the names of the functions copied with it (its ``decode``), and the
+    blocks merged into another group (never compared again, so one copy is one finding)."""
     buckets: dict[int, list[int]] = defaultdict(list)
     for index, (_, _, _, block) in enumerate(blocks):
         if block.whole:
             buckets[block.whole].append(index)
     groups = [members for members in buckets.values() if len(members) >= 2]
     merged: dict[tuple, tuple[list[int], dict[int, list[str]]]] = {}
+    absorbed: set[int] = set()
     for members in sorted(groups):
         places = tuple(sorted((blocks[b][0], blocks[b][3].qualname.rpartition(".")[0]) for b in members))
         if places in merged and len({blocks[b][0] for b in members}) == len(members):
@@ -306,9 +311,10 @@ def _whole_groups(blocks: Sequence[tuple[str, str, str | None, Block]]) -> list[
             partner = {blocks[b][0]: blocks[b][3].qualname.rsplit(".", 1)[-1] for b in members}
             for b in kept:
                 together[b].append(partner[blocks[b][0]])
+            absorbed.update(members)
             continue
         merged[places] = (members, {b: [] for b in members})
-    return list(merged.values())
+    return list(merged.values()), absorbed
 
 
 def _module(path: str) -> str:
@@ -341,8 +347,8 @@ def find_duplicated_feature_logic(snapshot: RepoSnapshot, config: Config) -> Ana
     loosest = {name: min(options[rule.id][name] for rule in RULES) for name in _OPTIONS}
     blocks = _blocks(snapshot)
     groups: list[list[_report.Copy]] = []
-    in_whole: set[int] = set()
-    for members, together in _whole_groups(blocks):
+    whole_groups, in_whole = _whole_groups(blocks)
+    for members, together in whole_groups:
         in_whole.update(members)
         groups.append([_report.Copy(blocks[b][0], blocks[b][1], blocks[b][2], blocks[b][3], blocks[b][3].statements,
                                     tuple(together[b])) for b in members])

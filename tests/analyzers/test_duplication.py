@@ -323,3 +323,19 @@ def test_report_deliberate_is_a_true_or_false_option() -> None:
     assert config.option(RULES[0], "report_deliberate") is False
     with pytest.raises(ConfigError, match="report_deliberate"):
         parse_config({"rules": {"PD302": {"report_deliberate": 1}}}, "x.toml", ALL_RULES)
+
+
+def test_two_functions_copied_together_are_one_finding(make_repo, tmp_path: Path) -> None:
+    pair = FEATURES + textwrap.dedent('''\
+
+        def build_all(frames):
+            frames = [build_features(f) for f in frames]
+            merged = pd.concat(frames).fillna(0.0)
+            merged["ratio"] = merged["income"] / merged["debt"]
+            merged = merged.dropna()
+            merged["city"] = merged["city"].astype("category")
+            return merged.astype("float32")
+    ''')
+    report = _scan(make_repo, tmp_path, {"pkg/a.py": pair, "pkg/b.py": pair})
+    (finding,) = [f for f in report.findings if f.rule_id.startswith("PD3")]
+    assert "`build_features` and `build_all`" in finding.message
