@@ -57,6 +57,18 @@ UNDOCUMENTED = Rule(
             "rides.py": "import ray\n\nrides = ray.data.read_parquet(['s3://rides/2021.parquet', "
                         "'s3://rides/2022.parquet'])\n",
         }, (("PD401", "build.py", 6), ("PD401", "rides.py", 3))),  # two sources on each line
+        Case("path-passed-to-a-helper-by-its-caller", {
+            "etl.py": "import pandas as pd\n\nTRIPS = 'https://files.example.org/trips/2021-01.csv.gz'\n\n\n"
+                      "def extract(url):\n    return pd.read_csv(url, compression='gzip')\n\n\n"
+                      "def flow():\n    return extract(TRIPS)\n",
+            "cache.py": "import os\n\nimport requests\n\n\ndef fetch(local, remote):\n"
+                        "    if not os.path.exists(local):\n        with open(local, 'wb') as handle:\n"
+                        "            handle.write(requests.get(remote).content)\n\n\n"
+                        "def vocab():\n"
+                        "    path = os.path.join(os.path.expanduser('~'), '.cache', 'toy', 'vocab.json')\n"
+                        "    fetch(path, 'https://files.example.org/toy/vocab.json')\n"
+                        "    with open(path) as handle:\n        return handle.read()\n",
+        }, (("PD401", "etl.py", 7), ("PD401", "cache.py", 9))),
         Case("declared-in-dvc", {"dvc.yaml": _DVC,
                                  "train.py": 'import pandas as pd\n\ndf = pd.read_csv("data/raw/customers.csv")\n'}),
         Case("declared-in-kedro-catalog", {
@@ -114,6 +126,20 @@ UNDOCUMENTED = Rule(
                         "    args = parser.parse_args()\n    return pd.read_csv(args.data)\n\n\n"
                         "def load(path):\n    with open(path) as handle:\n        return handle.read()\n",
         }),
+        Case("extracted-member-hdf5-written-and-table-created-through-helpers", {
+            "letters.py": "import zipfile\n\nimport h5py\nfrom scipy.io import loadmat\n\n\ndef process(archive):\n"
+                          "    with zipfile.ZipFile(archive) as zf:\n        zf.extract('raw/letters.mat')\n"
+                          "    data = loadmat('raw/letters.mat')\n"
+                          "    with h5py.File('processed/letters.h5', 'w') as out:\n        out['x'] = data['x']\n\n\n"
+                          "def setup():\n    with h5py.File('processed/letters.h5', 'r') as f:\n"
+                          "        return f['x'][:]\n",
+            "load.py": "def latest(cursor, table):\n"
+                       "    return cursor.execute(f'SELECT MAX(loaded_at) FROM {table}').fetchone()\n\n\n"
+                       "def create(cursor, table):\n"
+                       "    cursor.execute(f'CREATE TABLE IF NOT EXISTS {table} (loaded_at TEXT)')\n\n\n"
+                       "def run(cursor):\n    target = 'rides_raw'\n    latest(cursor, target)\n"
+                       "    create(cursor, target)\n",
+        }),
         Case("read-in-tests-and-open-for-write", {
             "tests/test_etl.py": 'import pandas as pd\n\n\ndef test_it():\n    pd.read_csv("s3://lake/raw/c.csv")\n',
             "report.py": 'def write(rows):\n    with open("out/report.csv", "w") as handle:\n'
@@ -156,6 +182,13 @@ UNSTABLE = Rule(
                               'MODEL = joblib.load("/models/churn.joblib")\n\n\ndef lookup(con):\n'
                               '    return pd.read_sql("SELECT * FROM analytics.users", con)\n',
         }, (("PD402", "serving/app.py", 4), ("PD402", "serving/app.py", 8))),
+        Case("hub-dataset-from-a-parameter-default", {
+            "finetune.py": "from datasets import load_dataset\n\n\n"
+                           "def train(data_path='acme/reviews-clean', epochs=3):\n"
+                           "    if data_path.endswith('.json'):\n"
+                           "        return load_dataset('json', data_files=data_path)\n"
+                           "    return load_dataset(data_path)\n",
+        }, (("PD402", "finetune.py", 7),)),
         Case("own-registered-model-and-read-inside-a-function", {
             "train.py": "import mlflow\n\n\ndef train(model):\n"
                         '    mlflow.sklearn.log_model(model, "model", registered_model_name="churn")\n',

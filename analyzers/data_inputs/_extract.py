@@ -33,12 +33,31 @@ class Access:
 
 
 @dataclass(frozen=True, slots=True)
+class Signature:
+    """A module-level function's parameters in order, with the defaults that are values."""
+
+    params: tuple[str, ...]
+    defaults: dict[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CallSite:
+    """A call to a function of the repository (``module.function``) with the values of its arguments."""
+
+    callee: str
+    args: tuple[Value, ...]
+    keywords: dict[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class FileFacts:
     module: str
     reads: tuple[Access, ...] = ()
     writes: tuple[Access, ...] = ()
     constants: dict[str, Value] = field(default_factory=dict)
     instances: dict[str, str] = field(default_factory=dict)  # module-level `settings = Settings()`
+    functions: dict[str, Signature] = field(default_factory=dict)
+    calls: tuple[CallSite, ...] = ()
 
 
 def module_name(path: str) -> str:
@@ -68,6 +87,8 @@ class _File:
         self.constants: dict[str, Value] = {}
         self.instances: dict[str, str] = {}
         self.classes: set[str] = set()
+        self.functions: dict[str, Signature] = {}
+        self.calls: list[CallSite] = []
         self.scopes: dict[str, dict[str, Value]] = {}
         self.containers: dict[str, dict[str, cst.BaseExpression]] = {}  # scope -> name -> dict/list literal
         self.scope = ""
@@ -158,6 +179,9 @@ class _File:
             self._module_statement(statement, "")
 
     def _module_statement(self, statement: cst.CSTNode, prefix: str) -> None:
+        if isinstance(statement, cst.FunctionDef) and not prefix:
+            self.functions[statement.name.value] = self._signature(statement.params)
+            return
         if isinstance(statement, cst.ClassDef) and not prefix:
             body = statement.body.body if isinstance(statement.body, cst.IndentedBlock) else ()
             for inner in body:
@@ -203,14 +227,22 @@ class _File:
                 self._call(node, parent, scope, reads, writes, top is not None and not scope and not guarded)
         return reads, writes
 
+    def _signature(self, params: cst.Parameters) -> Signature:
+        named = [*params.posonly_params, *params.params, *params.kwonly_params]
+        defaults = {p.name.value: self.evaluator.value(p.default) for p in named if p.default is not None}
+        return Signature(tuple(p.name.value for p in named), defaults)
+
     def _enter_function(self, node: cst.FunctionDef, scope: str) -> None:
         inner = f"{scope}.{node.name.value}" if scope else node.name.value
         params = node.params
         names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
-        names.extend(star.name.value for star in (params.star_arg, params.star_kwarg) if isinstance(star, cst.Param))
         env = self.scopes.setdefault(inner, {})
         for name in names:
-            env[name] = hole(name)
+            # a module-level function's parameter is bound by its callers (or its default) across the repository
+            env[name] = (("param", self.module, node.name.value, name),) if not scope else hole(name)
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                env[star.name.value] = hole(star.name.value)
 
     def _bind_unknown(self, node: cst.CSTNode, scope: str) -> None:
         target = getattr(node, "target", None)
@@ -224,12 +256,42 @@ class _File:
 
     def _call(self, node: cst.Call, parent: cst.CSTNode | None, scope: str, reads: list[Access],
               writes: list[Access], module_level: bool) -> None:
-        call = Call(node, self.canonical(dotted_name(node.func)), self.evaluator, parent)
+        name = dotted_name(node.func)
+        self._call_site(node, name)
+        call = Call(node, self.canonical(name), self.evaluator, parent)
         for access in classify_call(call):
             line, column, end_line, end_column = self.parsed.span(node)
             record = Access(access.family, access.kind, access.value, line, column, end_line, end_column, scope,
                             module_level and not access.write, access.pinned)
             (writes if access.write else reads).append(record)
+
+
+    def _call_site(self, node: cst.Call, name: str) -> None:
+        """Remember a call to a function of this file or an imported one when an argument says something."""
+        if not name:
+            return
+        if name in self.functions:
+            callee = f"{self.module}.{name}"
+        elif name.split(".", 1)[0] in self.aliases and name.split(".", 1)[0] not in self.scopes.get(self.scope, {}):
+            callee = self.canonical(name)
+        else:
+            return
+        args: list[Value] = []
+        keywords: dict[str, Value] = {}
+        for arg in node.args:
+            if arg.star:
+                break
+            value = self.evaluator.value(arg.value)
+            if arg.keyword is not None:
+                keywords[arg.keyword.value] = value
+            else:
+                args.append(value)
+        if any(not _only_holes(v) for v in (*args, *keywords.values())):
+            self.calls.append(CallSite(callee, tuple(args), keywords))
+
+
+def _only_holes(value: Value) -> bool:
+    return all(not isinstance(part, str) and part[0] == "hole" for part in value)
 
 
 def _is_main_guard(node: cst.CSTNode) -> bool:
@@ -245,4 +307,5 @@ def extract_accesses(parsed: ParsedFile) -> FileFacts:
     file = _File(parsed)
     file.collect_module_names()
     reads, writes = file.collect_accesses()
-    return FileFacts(file.module, tuple(reads), tuple(writes), file.constants, file.instances)
+    return FileFacts(file.module, tuple(reads), tuple(writes), file.constants, file.instances, file.functions,
+                     tuple(file.calls))

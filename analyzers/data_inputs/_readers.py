@@ -265,6 +265,8 @@ def _methods(call: Call, attr: str) -> list[Detected]:
             return [Detected("open", "path", receiver, write=attr.startswith("write"))]
     if attr in {"open", "cat", "cat_file", "get", "download", "put", "upload"}:
         return _file_system(call, attr, dotted_name(func.value))
+    if attr in {"extract", "extractall"}:
+        return _extracted(call, attr)
     if attr in {"execute", "exec_driver_sql", "executemany", "executescript"}:
         value = call.value(0, "statement", "sql", "operation", "query")
         return [Detected("sql", "sql", value)] if value and not _leading_hole(value) else []
@@ -272,6 +274,19 @@ def _methods(call: Call, attr: str) -> list[Detected]:
         value = call.value(0, "fname", "filepath", "path", "model_file")
         return [Detected("model", "path", value)] if value and not _leading_hole(value) else []
     return []
+
+
+def _extracted(call: Call, attr: str) -> list[Detected]:
+    """An archive's ``extract(member, path)`` writes that member, ``extractall(path)`` writes under the folder:
+    what is read from there afterwards is the repository's copy of a download reported where it is fetched."""
+    folder = call.value(1 if attr == "extract" else 0, "path")
+    if attr == "extractall":
+        return [Detected("archive", "path", folder, write=True)] if folder and not _leading_hole(folder) else []
+    member = call.value(0, "member")
+    text = literal_text(member[-1:]) if member else None
+    if not member or not text or "." not in text.rsplit("/", 1)[-1]:
+        return []  # `.extract(x)` is also a feature extractor's verb: only a file name is an archive member
+    return [Detected("archive", "path", join(folder, member) if folder else member, write=True)]
 
 
 def _file_system(call: Call, attr: str, receiver: str) -> list[Detected]:
@@ -304,6 +319,11 @@ def classify_call(call: Call) -> list[Detected]:
         family = "fsspec" if name.startswith(("fsspec", "smart_open")) else "open"
         return _opened(call, family, call.value(0, "file", "filename", "urlpath", "uri", "name"),
                        _open_mode(call, _OPENERS[name]))
+    if name == "h5py.File":
+        return _opened(call, "h5py", call.value(0, "name"), _open_mode(call, 1))
+    if name == "shutil.unpack_archive":
+        folder = call.value(1, "extract_dir")
+        return [Detected("archive", "path", folder, write=True)] if folder else []
     if name in _SIMPLE_LOADS:
         value = call.value(0, "f", "file", "fname", "filepath", "filename", "name", "path", "dataset_path")
         return [Detected(_SIMPLE_LOADS[name], "path", value)] if value else []
@@ -320,7 +340,8 @@ def classify_call(call: Call) -> list[Detected]:
                               and (string_value(call.arg(0, "method")) or "").upper() == "GET"):
         value = call.value(1 if name.endswith(".request") else 0, "url")
         first = value[0] if value else None
-        if isinstance(first, str) and first.startswith(("http://", "https://", "ftp://")):
+        bound_later = isinstance(first, tuple) and first[0] in ("param", "imp")  # by a caller, or another module
+        if bound_later or (isinstance(first, str) and first.startswith(("http://", "https://", "ftp://"))):
             local = call.value(1, "filename", "out", "dst", "output", "path", "root") if name in _DOWNLOADS else None
             return [Detected("http", "url", value)] + ([Detected("http", "path", local, write=True)] if local else [])
         return [Detected("http", "url", hole("url"))] if value else []

@@ -8,6 +8,7 @@ repository-wide resolver looks up later. Nothing here runs or imports the analyz
 from __future__ import annotations
 
 import posixpath
+import re
 import string
 from collections.abc import Callable, Sequence
 
@@ -31,6 +32,7 @@ _PATH_TYPES = frozenset({"pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath"
 _ENV_CALLS = frozenset({"os.getenv", "os.environ.get", "os.environ.__getitem__"})
 _HOLE_TEXT_LIMIT = 40
 _MAX_ITEMS = 8
+_PLACEHOLDER = re.compile(r"(\{\{.*?\}\}|\{%.*?%\})")
 
 
 def hole(text: str) -> Value:
@@ -113,7 +115,7 @@ class Evaluator:
             return hole("...")
         text = string_value(node)
         if text is not None:
-            return (text,)
+            return _placeholders(text)
         if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
             return hole(self.code(node))  # bytes literal
         method = getattr(self, f"_{type(node).__name__}", None)
@@ -224,6 +226,20 @@ class Evaluator:
             simple = key == field and not spec
             parts.extend(self.value(arg, depth) if arg is not None and simple else hole(field or "_"))
         return tuple(parts)
+
+
+def _placeholders(text: str) -> Value:
+    """A literal with template placeholders (`{{ cookiecutter.name }}`, `{% ... %}`) filled in when a project is
+    generated: each placeholder is a hole, since the code never runs with that text."""
+    if "{{" not in text and "{%" not in text:
+        return (text,)
+    parts: list[Part] = []
+    for index, piece in enumerate(_PLACEHOLDER.split(text)):
+        if index % 2:
+            parts.extend(hole(piece.strip("{}% ")))
+        elif piece:
+            parts.append(piece)
+    return tuple(parts)
 
 
 def _only_holes(value: Sequence[Part]) -> bool:

@@ -24,7 +24,7 @@ from ._resolve import ModuleIndex
 from ._sql import HOLE_PREFIX, sql_tables, table_name
 from ._values import Value, render
 
-VERSION = "1"
+VERSION = "2"
 ANALYZER_NAME = "data_inputs"
 _TEST_DIRS = frozenset({"tests", "test", "testing", "__tests__", "fixtures", "__fixtures__", "testdata"})
 _SKIPPED_DIRS = frozenset({"docs", "doc", ".github", "benchmarks"})
@@ -57,6 +57,7 @@ _METADATA_HOSTS = frozenset({"169.254.169.254", "169.254.170.2", "metadata.googl
                              "fd00:ec2::254", "[fd00:ec2::254]", "100.100.100.200"})
 _CODE_HOST_APIS = frozenset({"api.github.com", "api.bitbucket.org"})
 _WEIGHT_WORDS = frozenset({"weights", "weight", "checkpoint", "checkpoints", "ckpt", "pretrained", "pretrain"})
+_MODEL_FOLDERS = frozenset({"models", "checkpoints", "weights", "pretrained"})
 _WEIGHT_SUFFIXES = frozenset({".pt", ".pth", ".bin", ".ckpt", ".h5", ".hdf5", ".onnx", ".safetensors", ".pb",
                               ".tflite", ".pkl", ".joblib", ".model", ".params", ".weights", ".npz", ".zip",
                               ".tar", ".gz", ".tgz"})
@@ -235,8 +236,8 @@ def _is_ui_asset(uri: str) -> bool:
 
 
 def _is_service_endpoint(uri: str) -> bool:
-    """A local service, a cloud metadata server, or a code-hosting release API (queried for pretrained weights:
-    a model artifact the repository pins by release, not a data set)."""
+    """A local service, a cloud metadata server, a code-hosting release API (queried for pretrained weights:
+    a model artifact the repository pins by release, not a data set), or a released model's files."""
     authority = uri.split("://", 1)[-1].split("/", 1)[0]
     host = authority.rsplit(":", 1)[0].lower() if not authority.startswith("[") else authority.lower()
     if host in _LOCAL_HOSTS or host in _METADATA_HOSTS:
@@ -245,6 +246,8 @@ def _is_service_endpoint(uri: str) -> bool:
     if host in _CODE_HOST_APIS:
         return True  # repository metadata (trees, releases, pull requests), not data a model reads
     name = path.rsplit("/", 1)[-1].lower()
+    if any(_words(part) & _MODEL_FOLDERS for part in path.split("/")[:-1]):
+        return True  # a file of a released model (`.../models/124M/encoder.json`): its tokenizer or weights
     if _suffix(name) in _WEIGHT_SUFFIXES and _words(name.rsplit(".", 1)[0]) & _WEIGHT_WORDS:
         return True  # a released checkpoint (`abba_weights.zip`, `resnet_pretrained.pth`): a model, not data
     return "/releases/download/" in path and _suffix(uri) in _WEIGHT_SUFFIXES - {".zip", ".tar", ".gz", ".tgz"}
@@ -262,6 +265,8 @@ def _not_data(uri: str, kind: str, family: str) -> bool:
     name = uri.split("?", 1)[0].rsplit("/", 1)[-1].lower()
     if _is_secret(name) or _is_ui_asset(uri):
         return True
+    if family == "datasets" and "://" not in uri and "." not in name and "*" not in name:
+        return True  # `data_files=` naming no file: a hub id or a folder the code checked for (`.endswith(".json")`)
     if family != "open":
         return False
     return _suffix(uri) in _NOT_DATA_SUFFIXES or name.startswith(_NOT_DATA_STEMS)
@@ -291,7 +296,7 @@ class _Judge:
         self.root = snapshot.root
         self.facts: Mapping[str, FileFacts] = {
             p: f for p, f in snapshot.facts_of(ANALYZER_NAME).items() if isinstance(f, FileFacts)}
-        self.index = ModuleIndex(self.facts)
+        self.index = ModuleIndex(self.facts, caller=lambda p: not is_test_path(p) and not _skipped_file(p))
         self.declarations = load_declarations(snapshot, config)
         self.inventory = Inventory(problems=list(self.declarations.problems))
         self.sources: dict[str, Source] = {}
@@ -312,18 +317,18 @@ class _Judge:
             if is_test_path(path):
                 continue
             for access in facts.writes:
-                value = self.index.resolve(access.value)
-                self.written_names.update(_file_name(value, access.kind))
-                for uri, pattern, _kind, _star in _sources_of(access, value) or ():
-                    if pattern.lstrip("*/.") and uri:
-                        self.writes.append(pattern)
+                for value in self.index.expand(access.value):
+                    self.written_names.update(_file_name(value, access.kind))
+                    for uri, pattern, _kind, _star in _sources_of(access, value) or ():
+                        if pattern.lstrip("*/.") and uri:
+                            self.writes.append(pattern)
             for access in facts.reads:  # INSERT INTO / CREATE TABLE AS in SQL reads write their target
                 if access.kind != "sql":
                     continue
-                value = self.index.resolve(access.value)
-                if _resolved_enough(value):
-                    tables = sql_tables(render(value, lambda _: f"{HOLE_PREFIX}0__"))
-                    self.writes.extend(t.lower() for t in (tables.writes if tables else ()))
+                for value in self.index.expand(access.value):
+                    if _resolved_enough(value):
+                        tables = sql_tables(render(value, lambda _: f"{HOLE_PREFIX}0__"))
+                        self.writes.extend(t.lower() for t in (tables.writes if tables else ()))
 
     def collect_reads(self) -> None:
         for path, facts in sorted(self.facts.items()):
@@ -336,12 +341,15 @@ class _Judge:
                 self._read(path, access)
 
     def _read(self, path: str, access: Access) -> None:
-        value = self.index.resolve(access.value)
-        found = _sources_of(access, value)
         site = Site(path, access.line, access.column, access.end_line, access.end_column, access.family)
-        if found is None:
+        sources = [_sources_of(access, value) for value in self.index.expand(access.value)]
+        if all(found is None for found in sources):
             self.inventory.unresolved.append(site)
             return
+        for found in sources:
+            self._add(path, access, site, found or iter(()))
+
+    def _add(self, path: str, access: Access, site: Site, found: Iterator[tuple[str, str, str, bool]]) -> None:
         for uri, pattern, kind, star in found:
             if _not_data(uri, kind, access.family):
                 continue
@@ -349,6 +357,8 @@ class _Judge:
             source = self.sources.get(uri)
             if source is None:
                 source = self.sources[uri] = Source(uri, pattern, kind)
+            elif any(s.path == site.path and s.line == site.line and s.column == site.column for s in source.sites):
+                continue  # two bindings of one parameter naming the same source
             source.sites.append(Site(site.path, site.line, site.column, site.end_line, site.end_column,
                                      site.family, reason))
 
