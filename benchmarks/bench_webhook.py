@@ -120,11 +120,10 @@ def main() -> int:
     parser.add_argument("--redeliveries", type=float, default=0.1, help="share of deliveries sent twice")
     args = parser.parse_args()
 
-    from paydown.service.app import create_app
-    from paydown.service.models import Delivery
-    from paydown.service.queue import connect, queues_for
+    from paydown.service.intake import create_app
+    from paydown.service.jobs import connect, queues_for
     from paydown.service.settings import Settings
-    from paydown.service.store import Store
+    from paydown.service.store import Delivery, Store
 
     items = plan(args.deliveries, args.redeliveries)
     with tempfile.TemporaryDirectory() as folder:

@@ -6,18 +6,21 @@ import argparse
 import dataclasses
 import json
 import os
+import subprocess
 import sys
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import IntEnum
 from pathlib import Path
 
 from paydown import __version__, service_cli
-from paydown.analyzers import ALL_RULES, rule_by_id
-from paydown.analyzers.config import CONFIG_FILE, Config, ConfigError, load_config, parse_config
-from paydown.analyzers.finding import Kind, Priority
+from paydown.analyzers import ALL_RULES, rule_by_id, terminal
+from paydown.analyzers.config import CONFIG_FILE, Config, ConfigError, canonical_names, load_config, parse_config
+from paydown.analyzers.finding import Priority
 from paydown.analyzers.report import RENDERERS, render_text, rule_help
 from paydown.analyzers.runner import Report, scan
+from paydown.analyzers.summary import render_summary
+from paydown.templating import environment
 
 
 class Exit(IntEnum):
@@ -43,9 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="paydown", description="Find the hidden technical debt of ML systems.", epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"paydown {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    scan_cmd = commands.add_parser("scan", help="scan a folder", epilog=EPILOG)
-    scan_cmd.add_argument("path", type=Path, help="the repository folder to scan")
-    scan_cmd.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    scan_cmd = commands.add_parser("scan", help="scan a folder, or report on some files of a repository",
+                                   epilog=EPILOG)
+    scan_cmd.add_argument("paths", nargs="*", type=Path, default=[Path(".")], metavar="PATH",
+                          help="a folder to scan (default: .), or files and folders of one repository: the whole "
+                               "repository is analysed and only findings in them are reported (pre-commit)")
+    scan_cmd.add_argument("--format", "--output-format", choices=("text", "json", "sarif"), default="text")
+    scan_cmd.add_argument("--statistics", action="store_true", help="text: counts per rule instead of findings")
+    scan_cmd.add_argument("--quiet", "-q", action="store_true", help="text: the findings only, no summary")
     scan_cmd.add_argument("--output", "-o", type=Path, help="write the report to this file")
     scan_cmd.add_argument("--config", type=Path, help="a .paydown.toml or pyproject.toml to use")
     scan_cmd.add_argument("--select", action="append", default=[], metavar="RULE_OR_KIND",
@@ -71,18 +79,81 @@ def build_parser() -> argparse.ArgumentParser:
     inputs.add_argument("--jobs", "-j", type=int, default=0, help="worker processes (default: all cores)")
     inputs.add_argument("--no-cache", action="store_true", help="parse every file again")
     explain = commands.add_parser("explain", help="print one rule's documentation")
-    explain.add_argument("rule", help="a rule id or name, e.g. PD201")
+    explain.add_argument("rule", help="a rule id or name, in any case, e.g. PD201 or pd201")
+    summary = commands.add_parser("summary", help="a Markdown summary of a saved JSON report (GitHub job summary)")
+    summary.add_argument("report", type=Path, help="a report saved by `paydown scan --format json`")
+    summary.add_argument("--baseline", type=Path, help="a saved JSON or SARIF report: list the findings not in it")
     service_cli.add_commands(commands)
     return parser
 
 
+class NoSuchPath(Exception):
+    """A path on the command line that does not exist: a usage error, not a configuration one."""
+
+
+def _say(macro: str, *args: object) -> None:
+    print(getattr(environment().get_template("cli/messages.txt.j2").module, macro)(*args).strip(), file=sys.stderr)
+
+
 def _names(values: Sequence[str]) -> tuple[str, ...]:
     names = tuple(name.strip() for value in values for name in value.split(",") if name.strip())
-    known = {n for rule in ALL_RULES for n in (rule.id, rule.name)} | {k.value for k in Kind}
-    unknown = [n for n in names if n not in known]
+    known = canonical_names(ALL_RULES)
+    unknown = [n for n in names if n.lower() not in known]
     if unknown:
         raise ConfigError("command line", "--select/--ignore", f"unknown rule or kind {unknown[0]!r}")
-    return names
+    return tuple(known[n.lower()] for n in names)
+
+
+def _git_top(folder: Path) -> Path | None:
+    """The top of the git work tree holding ``folder``, or None (no repository, or no git)."""
+    try:
+        done = subprocess.run(["git", "-C", str(folder), "rev-parse", "--show-toplevel"], capture_output=True,
+                              text=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return Path(done.stdout.strip()).resolve() if done.returncode == 0 and done.stdout.strip() else None
+
+
+def _target(paths: Sequence[Path]) -> tuple[Path, tuple[str, ...]]:
+    """The folder to analyse and, when files were named, the repository-relative paths to report on.
+
+    One folder is scanned as it is. Files (pre-commit passes the staged ones) are judged with their whole
+    repository: its git top level, else the folders' common parent.
+    """
+    for path in paths:
+        if not path.exists():
+            raise NoSuchPath(str(path))
+    if len(paths) == 1 and paths[0].is_dir():
+        return paths[0], ()
+    resolved = [path.resolve() for path in paths]
+    folders = [path if path.is_dir() else path.parent for path in resolved]
+    root = _git_top(folders[0])
+    if root is None or not all(path.is_relative_to(root) for path in resolved):
+        root = Path(os.path.commonpath(folders))
+    return root, tuple(path.relative_to(root).as_posix() for path in resolved)
+
+
+def _only(report: Report, selected: tuple[str, ...]) -> None:
+    """Keep the findings (primary location), errors and warnings inside the selected files and folders."""
+    def inside(path: str) -> bool:
+        return any(s == "." or path == s or path.startswith(f"{s}/") for s in selected)
+
+    report.findings = [f for f in report.findings if inside(f.location.path)]
+    report.errors = [e for e in report.errors if inside(e.path)]
+    report.warnings = [w for w in report.warnings if inside(w.path)]
+
+
+def _progress() -> Callable[[int, int], None] | None:
+    """A callback drawing `parsing N/M files` on stderr, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    macro = terminal.words().progress
+
+    def show(done: int, total: int) -> None:
+        end = "\r\033[K" if done == total else ""
+        print(f"\r{macro(done, total).strip()}{end}", end="", file=sys.stderr, flush=True)
+
+    return show
 
 
 def _baseline_fingerprints(path: Path) -> set[str]:
@@ -99,9 +170,7 @@ def _baseline_fingerprints(path: Path) -> set[str]:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    root: Path = args.path
-    if not root.is_dir():
-        raise ConfigError(str(root), "", "not a folder")
+    root, selected = _target(args.paths)
     config: Config = load_config(root, ALL_RULES, args.config)
     changes: dict[str, object] = {}
     if args.select:
@@ -112,13 +181,19 @@ def _scan(args: argparse.Namespace) -> int:
         changes["fail_on"] = Priority(args.fail_on)
     config = dataclasses.replace(config, **changes)  # type: ignore[arg-type]
     baseline = _baseline_fingerprints(args.baseline) if args.baseline else None
-    report: Report = scan(root, config, jobs=args.jobs or None, use_cache=not args.no_cache)
+    if args.history and _git_top(root) is None:
+        _say("not_in_git", root)
+        return Exit.USAGE_OR_FATAL
+    report: Report = scan(root, config, jobs=args.jobs or None, use_cache=not args.no_cache,
+                          progress=_progress())
+    if selected:
+        _only(report, selected)
     if args.save or args.history:
         if args.history < 0:
             raise ConfigError("command line", "--history", "must be 0 or more commits")
         try:  # the service extra is optional: plain `paydown scan` works without it
-            from paydown.service.local import LocalScanError, save_from_cli
             from paydown.service.settings import SettingsError
+            from paydown.service.web.local import LocalScanError, save_from_cli
         except ImportError as err:
             print(f"paydown: --save needs the service extra ({err.name} is missing): "
                   "pip install 'paydown[service]'", file=sys.stderr)
@@ -130,13 +205,16 @@ def _scan(args: argparse.Namespace) -> int:
             return Exit.USAGE_OR_FATAL
         print(f"paydown: saved {len(saved)} scan{'' if len(saved) == 1 else 's'} of {root.resolve()} to {where}; "
               "`paydown serve` shows them", file=sys.stderr)
+        if args.history and len(saved) - 1 < args.history:
+            _say("fewer_commits", len(saved) - 1, args.history, root.resolve())
     if baseline is not None:
         before = len(report.findings)
         report.findings = [f for f in report.findings if f.fingerprint not in baseline]
         report.stats["baseline_hidden"] = before - len(report.findings)
     if args.format == "text":
         colour = args.output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        text = render_text(report, colour)
+        width = terminal.terminal_width() if args.output is None else terminal.PIPE_WIDTH
+        text = render_text(report, colour, width, quiet=args.quiet, statistics=args.statistics)
     else:
         text = RENDERERS[args.format](report)
     if args.output:
@@ -145,7 +223,21 @@ def _scan(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     threshold = config.fail_on
     if threshold and any(f.impact.priority.rank >= threshold.rank for f in report.findings):
+        sys.stderr.write(terminal.layout(terminal.fail_on_lines(report.findings, threshold),
+                                         terminal.terminal_width()))
         return Exit.DEBT_AT_THRESHOLD
+    return Exit.CLEAN
+
+
+def _summary(args: argparse.Namespace) -> int:
+    try:
+        report = json.loads(args.report.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ConfigError(str(args.report), "", f"cannot read the report: {err}") from None
+    if not isinstance(report, dict) or not isinstance(report.get("findings"), list):
+        raise ConfigError(str(args.report), "", "not a paydown JSON report")
+    baseline = _baseline_fingerprints(args.baseline) if args.baseline else None
+    sys.stdout.write(render_summary(report, baseline))
     return Exit.CLEAN
 
 
@@ -223,9 +315,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _rules()
         if args.command == "inputs":
             return _inputs(args)
+        if args.command == "summary":
+            return _summary(args)
         if args.command in service_cli.SERVICE_COMMANDS:
             return _service(args)
         return _explain(args.rule)
+    except NoSuchPath as err:
+        _say("no_such_path", err)
+        return Exit.USAGE_OR_FATAL
     except ConfigError as err:
         print(f"paydown: configuration error: {err}", file=sys.stderr)
         return Exit.USAGE_OR_FATAL

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     if args.command == "app-manifest":
-        from paydown.service.app import app_manifest
+        from paydown.service.intake import app_manifest
 
         url = (args.url or settings.public_url).rstrip("/")
         print(json.dumps(app_manifest(settings, url=url, webhook_url=f"{url}/webhook"), indent=2))
@@ -66,7 +66,7 @@ def _worker(settings: Any, *, burst: bool) -> int:
 def _serve(settings: Any, *, host: str | None, port: int | None, worker: bool) -> int:
     from werkzeug.serving import make_server
 
-    from paydown.service.app import create_app
+    from paydown.service.intake import create_app
 
     if not settings.app_configured and host is None:
         host = "127.0.0.1"  # no login without an App: the page is only for this machine

@@ -14,8 +14,12 @@ from sqlalchemy.orm import Session
 from paydown.analyzers.config import Config
 from paydown.templating import render
 
-from . import models
-from .backlog_items import (
+from ..github import Forbidden, Gone, InstallationClient, IssueRecord, NotFound
+from ..logs import fields
+from ..markdown import md_code, md_text
+from ..settings import Settings
+from ..store import models
+from .items import (
     BEGIN,
     END,
     Item,
@@ -32,8 +36,8 @@ from .backlog_items import (
     own_section,
     render_item_section,
 )
-from .backlog_items import hours as _hours
-from .backlog_plan import (
+from .items import hours as _hours
+from .plan import (
     _ITEM_KEY,
     DASHBOARD_MARKER,
     DISMISSING_REASONS,
@@ -45,10 +49,6 @@ from .backlog_plan import (
     plan_sync,
     still_there_candidates,
 )
-from .github import Forbidden, Gone, InstallationClient, IssueRecord, NotFound
-from .logs import fields
-from .markdown import md_code, md_text
-from .settings import Settings
 
 __all__ = [
     "IssueAction",

@@ -16,8 +16,8 @@ from paydown.analyzers import rule_by_id
 from paydown.analyzers.finding import Impact, Priority, Risk
 from paydown.templating import render, template_dir
 
-from .github import IssueRecord
-from .markdown import language_of, md_block, md_code, md_inline, md_text
+from ..github import IssueRecord
+from ..markdown import language_of, md_block, md_code, md_inline, md_text
 
 TITLE_MAX = 256  # GitHub's limit for an issue title
 

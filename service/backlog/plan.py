@@ -8,7 +8,8 @@ from dataclasses import dataclass, field, replace
 
 from paydown.analyzers.config import BacklogSettings
 
-from .backlog_items import (
+from ..github import IssueRecord
+from .items import (
     Item,
     Links,
     body_budget,
@@ -22,7 +23,6 @@ from .backlog_items import (
     rank_key,
     render_item_section,
 )
-from .github import IssueRecord
 
 DASHBOARD_MARKER = "<!-- paydown:dashboard -->"
 _ITEM_KEY = re.compile(r"<!-- paydown:item=([0-9a-f]{16,64}) -->")

@@ -9,9 +9,9 @@ never blindly; rate-limit waits with a cap; one re-authentication on 401; a gap 
 tarball download uses `requests` directly, because PyGithub's requester cannot follow a redirect to another
 port of the same host (it asserts the port) and forwards Authorization to it.
 
-The adapter's parts live in private siblings that only it imports: `_github_records` (errors, records, their
-JSON), `_github_http` (`_Transport` and its policy), `_github_installation` (InstallationClient) and
-`_github_oauth` (GitHubOAuth). Every other module imports them from here.
+The adapter's parts live in its siblings in this package: `records` (errors, records, their JSON), `transport`
+(`_Transport` and its policy), `installation` (InstallationClient) and `oauth` (GitHubOAuth). Every other package
+imports them from `paydown.service.github`.
 """
 
 from __future__ import annotations
@@ -27,48 +27,19 @@ import github
 import github.Auth
 import jwt
 
-from ._github_http import _CallableJWT, _server_time, _Transport
-from ._github_installation import InstallationClient
-from ._github_oauth import GitHubOAuth
-from ._github_records import (
-    TRANSIENT_ERRORS,
-    Annotation,
+from ..settings import Settings
+from .installation import InstallationClient
+from .records import (
     AppCredentials,
-    CheckRunRecord,
-    CommentRecord,
-    Forbidden,
     GitHubError,
-    GitHubUnavailable,
-    Gone,
     InstallationRecord,
-    IssueRecord,
-    LabelRecord,
-    MilestoneRecord,
-    NotFound,
-    OAuthUser,
-    PullFile,
-    PullRecord,
-    RateLimited,
     RepoRecord,
     RequestLog,
-    ReviewCommentDraft,
-    ReviewCommentRecord,
-    TarballTooLarge,
-    Unauthorized,
-    ValidationFailed,
     _app_credentials,
     _installation_record,
     _parse_time,
 )
-from .settings import Settings
-
-__all__ = [
-    "TRANSIENT_ERRORS", "Annotation", "AppCredentials", "CheckRunRecord", "CommentRecord", "Forbidden", "GitHubApp",
-    "GitHubError", "GitHubOAuth", "GitHubUnavailable", "Gone", "InstallationClient", "InstallationRecord",
-    "IssueRecord", "LabelRecord", "MilestoneRecord", "NotFound", "OAuthUser", "PullFile", "PullRecord",
-    "RateLimited", "RepoRecord", "RequestLog", "ReviewCommentDraft", "ReviewCommentRecord", "TarballTooLarge",
-    "Unauthorized", "ValidationFailed",
-]
+from .transport import _CallableJWT, _server_time, _Transport
 
 log = logging.getLogger("paydown.github")
 

@@ -6,25 +6,11 @@ import logging
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 
-from ._github_http import (
-    _MAX_BACKOFF_SECONDS,
-    _MAX_REDIRECTS,
-    _REDIRECTS,
-    _TARBALL_CHUNK_BYTES,
-    _TARBALL_TIMEOUT,
-    _USER_AGENT,
-    _CallableToken,
-    _Failure,
-    _number,
-    _origin,
-    _repo,
-    _short,
-)
-from ._github_records import (
+from .records import (
     Annotation,
     CheckRunRecord,
     CommentRecord,
@@ -55,9 +41,43 @@ from ._github_records import (
     _review_comment_record,
     _same_text,
 )
+from .transport import (
+    _MAX_BACKOFF_SECONDS,
+    _MAX_REDIRECTS,
+    _REDIRECTS,
+    _TARBALL_CHUNK_BYTES,
+    _TARBALL_TIMEOUT,
+    _USER_AGENT,
+    _CallableToken,
+    _Failure,
+    _number,
+    _origin,
+    _repo,
+    _short,
+)
 
 if TYPE_CHECKING:
-    from .github import GitHubApp
+    from collections.abc import Callable, Mapping
+
+    import github.Auth
+
+    from ..settings import Settings
+    from .transport import _Transport
+
+
+class AppAuth(Protocol):
+    """What an installation client needs of the App that made it (GitHubApp is the one implementation): its
+    settings, tokens, clock and transports. A protocol, so this module does not import the App's."""
+
+    settings: Settings
+    _backoff: float
+
+    def _sleep(self, seconds: float) -> None: ...
+    def _token(self, installation_id: int) -> str: ...
+    def _token_rejected(self, installation_id: int) -> bool: ...
+    def bot_login(self) -> str: ...
+    def _new_transport(self, auth: github.Auth.Auth, *, reauthenticate: Callable[[Mapping[str, str]], bool],
+                       log: RequestLog | None = None) -> _Transport: ...
 
 log = logging.getLogger("paydown.github")
 
@@ -69,7 +89,7 @@ class InstallationClient:
     installation_id: int
     log: RequestLog
 
-    def __init__(self, app: GitHubApp, installation_id: int) -> None:
+    def __init__(self, app: AppAuth, installation_id: int) -> None:
         self.installation_id = installation_id
         self.log = RequestLog()
         self._app = app

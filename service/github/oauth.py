@@ -9,9 +9,9 @@ from collections.abc import Callable
 import github
 import github.Auth
 
-from ._github_http import _Transport
-from ._github_records import GitHubError, OAuthUser, Unauthorized
-from .settings import Settings
+from ..settings import Settings
+from .records import GitHubError, OAuthUser, Unauthorized
+from .transport import _Transport
 
 # ---------------------------------------------------------------- OAuth for the web page (the viewer's own token)
 

@@ -22,7 +22,8 @@ import requests
 from github.GithubException import GithubException
 from github.Requester import Requester
 
-from ._github_records import (
+from ..settings import Settings
+from .records import (
     Forbidden,
     GitHubError,
     GitHubUnavailable,
@@ -33,7 +34,6 @@ from ._github_records import (
     Unauthorized,
     ValidationFailed,
 )
-from .settings import Settings
 
 log = logging.getLogger("paydown.github")
 

@@ -8,34 +8,21 @@ import logging
 import os
 import secrets
 import tempfile
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from flask import Flask, Response, current_app
 
-from paydown.templating import render
-
-from . import queue, webhook
-from . import store as db
-from .queue import Queues
-from .settings import Settings
-from .store import Store
+from .. import store as db
+from ..jobs import Queues
+from ..jobs import queues as queue
+from ..policy import SESSION_LIFETIME, SETTINGS_KEY, security_headers
+from ..settings import Settings
+from ..store import Store
+from . import webhook
 
 log = logging.getLogger("paydown.app")
 
-SETTINGS_KEY = webhook.SETTINGS_KEY  # app.config["PAYDOWN_SETTINGS"]: the one Settings of this app
 SECRET_KEY_FILE = "secret_key"
-SESSION_LIFETIME = timedelta(hours=8)  # a sign-in ends after this at the latest (the store enforces it too)
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; "
-       "frame-ancestors 'none'")
-SECURITY_HEADERS = {  # every answer's, unless its view set its own (the setup page's CSP, the assets' caching)
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "private, no-store",
-}
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None,
@@ -65,10 +52,11 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None,
 def register_blueprints(app: Flask) -> None:
     """The webhook always; the web page (and the App registration page) when its module is present."""
     app.register_blueprint(webhook.bp)
+    web_module = f"{__package__.rpartition('.')[0]}.web"  # paydown.service.web
     try:
-        from . import web
+        from .. import web
     except ModuleNotFoundError as err:
-        if err.name != f"{__package__}.web":
+        if err.name != web_module:
             raise
         log.info("web page module not present; serving the webhook only")
         return
@@ -76,13 +64,6 @@ def register_blueprints(app: Flask) -> None:
     from . import setup
 
     app.register_blueprint(setup.bp)
-
-
-def security_headers(response: Response) -> Response:
-    """Add the headers every answer carries, keeping any a view already set."""
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
 
 
 def healthz() -> Response:
@@ -137,13 +118,3 @@ def _read_secret_key(path: Path) -> str:
     if len(key) < 32:
         raise RuntimeError(f"{path} holds no usable secret key; delete it to have a new one made")
     return key
-
-
-def app_manifest(settings: Settings, *, name: str = "paydown", url: str | None = None,
-                 webhook_url: str | None = None) -> dict[str, Any]:
-    """A GitHub App manifest for this service (https://docs.github.com/apps/sharing-github-apps/
-    registering-a-github-app-from-a-manifest). Installation events need no subscription: GitHub always sends them."""
-    base = (url or settings.public_url).rstrip("/")
-    text = render("app-manifest.json.j2", app_name=name, url=base, webhook_url=webhook_url or f"{base}/webhook",
-                  redirect_url=f"{base}/", callback_urls=[f"{base}/login/callback"])
-    return json.loads(text)

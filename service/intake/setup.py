@@ -17,15 +17,14 @@ from flask import Blueprint, Response, current_app, request, session, url_for
 
 from paydown.templating import render
 
-from .app import app_manifest
-from .github import AppCredentials, GitHubApp, GitHubError, NotFound, ValidationFailed
-from .settings import APP_FILE, APP_KEY_FILE, Settings
-from .web import CSP
+from ..github import AppCredentials, GitHubApp, GitHubError, NotFound, ValidationFailed
+from ..policy import CSP, SETTINGS_KEY
+from ..settings import APP_FILE, APP_KEY_FILE, Settings
+from .manifest import app_manifest
 
 bp = Blueprint("setup", __name__)
 log = logging.getLogger("paydown.setup")
 
-SETTINGS_KEY = "PAYDOWN_SETTINGS"  # app.config, set by the factory
 STATE_KEY = "setup_state"
 _LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?")
 _CODE = re.compile(r"[A-Za-z0-9_.-]{1,200}")

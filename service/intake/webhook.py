@@ -17,20 +17,19 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import store as db
-from .jobs import AlreadyQueued, JobRequest, enqueue_once
-from .logs import fields
-from .queue import KEY_PREFIX, get_queues
-from .settings import Settings
+from .. import store as db
+from ..jobs import KEY_PREFIX, AlreadyQueued, JobRequest, enqueue_once, get_queues
+from ..logs import fields
+from ..policy import SETTINGS_KEY
+from ..settings import Settings
 
 log = logging.getLogger("paydown.webhook")
 
 bp = Blueprint("webhook", __name__)
 
-SETTINGS_KEY = "PAYDOWN_SETTINGS"  # app.config, set by the factory
 SEEN_SECONDS = 7 * 24 * 3600
 READ_CHUNK = 64 * 1024
-CHECK_NAME = "paydown"  # the check run checks.py creates (checks.CHECK_NAME; a test keeps them equal)
+CHECK_NAME = "paydown"  # the check run review/checks.py creates (CHECK_NAME there; a test keeps them equal)
 ZERO_SHA = "0" * 40
 _DELIVERY_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _EVENT_NAME = re.compile(r"^[a-z0-9_]{1,64}$")

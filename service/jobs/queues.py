@@ -19,8 +19,8 @@ from redis.retry import Retry
 from rq import Queue
 from rq.job import Job, JobStatus
 
-from .logs import fields
-from .settings import Settings
+from ..logs import fields
+from ..settings import Settings
 
 if TYPE_CHECKING:
     from flask import Flask

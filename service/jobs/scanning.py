@@ -12,12 +12,12 @@ from paydown.analyzers.config import BacklogSettings, Config, ConfigError, Revie
 from paydown.analyzers.finding import Priority, Problem
 from paydown.analyzers.runner import Report, scan
 
+from .. import store as db
+from ..github import TRANSIENT_ERRORS, GitHubError, InstallationClient, TarballTooLarge
+from ..logs import fields
+from ..settings import Settings
+from ..store import Repository, Scan
 from . import fetch
-from . import store as db
-from .github import TRANSIENT_ERRORS, GitHubError, InstallationClient, TarballTooLarge
-from .logs import fields
-from .models import Repository, Scan
-from .settings import Settings
 
 log = logging.getLogger("paydown.scanning")
 

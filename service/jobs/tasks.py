@@ -23,12 +23,12 @@ from redis.client import Pipeline
 from rq import Callback, Retry, get_current_job
 from rq.job import Job
 
+from .. import store as db
+from ..github import TRANSIENT_ERRORS, GitHubApp, GitHubError, InstallationClient
+from ..logs import fields
+from ..settings import Settings
 from . import scanning
-from . import store as db
-from .github import TRANSIENT_ERRORS, GitHubApp, GitHubError, InstallationClient
-from .logs import fields
-from .queue import KEY_PREFIX, JobLock, Queues, connect, job_is_live, queues_for, release_owned
-from .settings import Settings
+from .queues import KEY_PREFIX, JobLock, Queues, connect, job_is_live, queues_for, release_owned
 
 log = logging.getLogger("paydown.jobs")
 
@@ -323,7 +323,7 @@ def _repository_row(session: Any, client: InstallationClient, installation_id: i
 
 
 def _installed(session: Any, installation_id: int) -> bool:
-    from .models import Installation
+    from ..store import Installation
 
     installation = session.get(Installation, installation_id)
     return installation is not None and not installation.suspended
@@ -398,8 +398,8 @@ def _scan(installation_id: int, repository: str, sha: str, ref: str | None, trig
 
 
 def _sync_backlog(ctx: JobContext, client: InstallationClient, repository: str, scan_id: int) -> None:
-    from . import backlog
-    from .models import Scan
+    from .. import backlog
+    from ..store import Scan
 
     with repository_lock(_sync_lock(repository), ctx.settings.job_timeout_seconds), \
             ctx.store.session() as session:
@@ -450,7 +450,7 @@ def run_forget_installation(key: str, installation_id: int, suspended: bool = Fa
     ctx.app.forget_installation(installation_id)
     with ctx.store.session() as session:
         if suspended:
-            from .models import Installation
+            from ..store import Installation
 
             installation = session.get(Installation, installation_id)
             if installation is not None:
@@ -473,7 +473,7 @@ def run_review(key: str, installation_id: int, repository: str, pull_number: int
 
 
 def _review(installation_id: int, repository: str, pull_number: int, head_sha: str) -> Any:
-    from . import review
+    from .. import review
 
     ctx = context()
     with ctx.store.session() as session:
@@ -493,7 +493,7 @@ def _review(installation_id: int, repository: str, pull_number: int, head_sha: s
         base_id = scanning.scan_commit(ctx.store, client, repo, pull.base_sha, ctx.settings, trigger="pull_request")
         if client.get_pull(repository, pull_number).head_sha != head_sha:
             return _superseded(ctx, client, repo, head_sha)
-        from .models import Repository, Scan
+        from ..store import Repository, Scan
 
         with repository_lock(_review_lock(repository, pull_number), ctx.settings.job_timeout_seconds), \
                 ctx.store.session() as session:
@@ -513,7 +513,7 @@ def _reason(err: BaseException) -> str:
 
 
 def _superseded(ctx: JobContext, client: InstallationClient, repo: Any, head_sha: str) -> None:
-    from . import review
+    from .. import review
 
     with ctx.store.session() as session:
         review.supersede_check_run(session, client, session.merge(repo), head_sha)
@@ -521,7 +521,7 @@ def _superseded(ctx: JobContext, client: InstallationClient, repo: Any, head_sha
 
 
 def _fail_review_check(ctx: JobContext, kwargs: dict[str, Any], reason: str) -> None:
-    from . import review
+    from .. import review
 
     client = ctx.client(int(kwargs["installation_id"]))
     with ctx.store.session() as session:
@@ -534,7 +534,7 @@ def run_rerun(key: str, installation_id: int, repository: str, head_sha: str,
               pull_numbers: list[int] | None = None) -> list[str]:
     """A person asked for the check again: review each pull request of that commit again. A fork's check suite
     names no pull request; the stored check run of that commit knows which one it was."""
-    from .models import CheckRun
+    from ..store import CheckRun
 
     _take_latest(key, {})
     ctx = context()
@@ -560,7 +560,8 @@ def run_rerun(key: str, installation_id: int, repository: str, head_sha: str,
 def run_issue_event(key: str, installation_id: int, repository: str, delivery_id: str, action: str,
                     issue: dict[str, Any], milestone: dict[str, Any] | None = None) -> None:
     """A person changed an issue: dismissal (closed as not planned) and sprint membership."""
-    from . import backlog, sprints
+    from .. import backlog
+    from ..web import sprints
 
     _take_latest(key, {})
     with context().store.session() as session:
@@ -573,7 +574,7 @@ def run_issue_event(key: str, installation_id: int, repository: str, delivery_id
 
 def run_milestone_event(key: str, installation_id: int, repository: str, delivery_id: str, action: str,
                         milestone: dict[str, Any]) -> None:
-    from . import sprints
+    from ..web import sprints
 
     _take_latest(key, {})
     with context().store.session() as session:

@@ -13,9 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paydown.analyzers.config import Config
-from paydown.analyzers.finding import Priority
 
-from . import diffs, models
+from ..github import InstallationClient, PullFile, PullRecord, ReviewCommentDraft, ReviewCommentRecord
+from ..logs import fields
+from ..settings import Settings
+from ..store import models
+from . import diffs
 from .checks import (
     _annotations,
     _check_output,
@@ -27,10 +30,8 @@ from .checks import (
     start_check_run,
     supersede_check_run,
 )
-from .github import InstallationClient, PullFile, PullRecord, ReviewCommentDraft, ReviewCommentRecord
-from .logs import fields
-from .review_text import CLONE_RULES, _finding_context, _Links, _render, _rule_context
-from .settings import Settings
+from .plan import Classification, PlannedComment, ReviewPlan, _rank, classify
+from .text import CLONE_RULES, _finding_context, _Links, _render, _rule_context
 
 __all__ = [
     "Classification",
@@ -47,36 +48,6 @@ __all__ = [
 log = logging.getLogger("paydown.review")
 
 _MARKER = re.compile(r"<!-- paydown:(finding|twin|resolved)=([0-9a-z:/]+) -->")
-
-
-# ---------------------------------------------------------------- classification
-
-
-@dataclass(frozen=True)
-class Classification:
-    """Head findings against base findings, by fingerprint."""
-
-    new: list[dict[str, Any]]
-    fixed: list[dict[str, Any]]
-    unchanged: list[dict[str, Any]]
-
-
-def classify(head: Sequence[dict[str, Any]], base: Sequence[dict[str, Any]]) -> Classification:
-    """new: in the head only; fixed: in the base only; unchanged: in both (as the head has it). Highest
-    priority first in each list."""
-    base_fps = {f["fingerprint"] for f in base}
-    head_fps = {f["fingerprint"] for f in head}
-    return Classification(
-        new=sorted((f for f in head if f["fingerprint"] not in base_fps), key=_rank),
-        fixed=sorted((f for f in base if f["fingerprint"] not in head_fps), key=_rank),
-        unchanged=sorted((f for f in head if f["fingerprint"] in base_fps), key=_rank),
-    )
-
-
-def _rank(finding: dict[str, Any]) -> tuple[int, float, str, int, str]:
-    impact = finding.get("impact") or {}
-    return (-Priority(impact.get("priority", "low")).rank, -float(impact.get("score", 0.0)), finding["path"],
-            int(finding["line"]), finding["fingerprint"])
 
 
 # ---------------------------------------------------------------- hidden markers and line comments
@@ -168,26 +139,9 @@ def _dismissed(session: Session, repo: models.Repository) -> set[str]:
 # ---------------------------------------------------------------- planning the comments
 
 
-@dataclass(frozen=True)
-class _Planned:
-    key: str
-    draft: ReviewCommentDraft
-    rank: tuple[int, float, str, int, str]
-    kind: str  # finding or twin
-
-
-@dataclass
-class _Plan:
-    comments: list[_Planned] = field(default_factory=list)
-    outside_diff: list[dict[str, Any]] = field(default_factory=list)
-    over_limit: list[_Planned] = field(default_factory=list)
-    already: list[dict[str, Any]] = field(default_factory=list)  # commented or reported by an earlier review
-    dismissed: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _plan(found: Classification, twins: list[_Planned], files: Sequence[PullFile], known: _Known,
-          dismissed: set[str], limit: int, links: _Links) -> _Plan:
-    plan = _Plan()
+def _plan(found: Classification, twins: list[PlannedComment], files: Sequence[PullFile], known: _Known,
+          dismissed: set[str], limit: int, links: _Links) -> ReviewPlan:
+    plan = ReviewPlan()
     added = diffs.changed_lines(files)
     candidates = [t for t in twins if not known.seen(t.key)]
     for finding in found.new:
@@ -201,7 +155,7 @@ def _plan(found: Classification, twins: list[_Planned], files: Sequence[PullFile
         else:
             at, path, line = anchor
             draft = ReviewCommentDraft(path, line, render_line_comment(finding, links, at))
-            candidates.append(_Planned(fp, draft, _rank(finding), "finding"))
+            candidates.append(PlannedComment(fp, draft, _rank(finding), "finding"))
     candidates.sort(key=lambda c: c.rank)
     plan.comments, plan.over_limit = candidates[:limit], candidates[limit:]
     return plan
@@ -242,7 +196,7 @@ def _head_group(head: Sequence[dict[str, Any]], paths: set[str]) -> dict[str, An
 
 
 def twin_warnings(base: Sequence[dict[str, Any]], head: Sequence[dict[str, Any]], files: Sequence[PullFile],
-                  links: _Links) -> list[_Planned]:
+                  links: _Links) -> list[PlannedComment]:
     """A comment for each clone group of the base where the pull request changes one copy and no other."""
     by_base_path = _head_paths(files)
     planned = []
@@ -269,7 +223,7 @@ def twin_warnings(base: Sequence[dict[str, Any]], head: Sequence[dict[str, Any]]
                                "url": links.blob(c["path"], c["line"], c.get("end_line", 0), base=True)}
                               for c in twins],
                        marker=_marker("twin", key.removeprefix("twin:"))).strip() + "\n"
-        planned.append(_Planned(key, ReviewCommentDraft(file.filename, line, body), _rank(group), "twin"))
+        planned.append(PlannedComment(key, ReviewCommentDraft(file.filename, line, body), _rank(group), "twin"))
     return planned
 
 
@@ -291,7 +245,7 @@ def _store_row(session: Session, repo: models.Repository, pull: PullRecord, key:
 
 
 def _post_review(session: Session, client: InstallationClient, repo: models.Repository, pull: PullRecord,
-                 plan: _Plan, known: _Known, bot_login: str | None) -> int | None:
+                 plan: ReviewPlan, known: _Known, bot_login: str | None) -> int | None:
     for key, comment in known.comments.items():  # comments the store lost (an ambiguous POST, a restored DB)
         _store_row(session, repo, pull, key, comment, known.rows)
     _release(session)

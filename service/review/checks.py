@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -12,12 +12,11 @@ from paydown.analyzers.config import Config
 from paydown.analyzers.finding import Priority
 from paydown.templating import render
 
-from . import diffs, models
-from .github import Annotation, InstallationClient
-from .review_text import _finding_context, _Links, _render, _rule_context, hours
-
-if TYPE_CHECKING:
-    from .review import Classification, _Plan
+from ..github import Annotation, InstallationClient
+from ..store import models
+from . import diffs
+from .plan import Classification, ReviewPlan
+from .text import _finding_context, _Links, _render, _rule_context, hours
 
 CHECK_NAME = "paydown"
 SUMMARY_LIMIT = 65_535  # GitHub's cap on a check run's summary and text
@@ -78,7 +77,7 @@ def fit(render_with: Callable[[int], str], count: int, limit: int = SUMMARY_LIMI
     return text if len(text) <= limit else text[:limit - 1] + "\u2026"
 
 
-def _check_output(found: Classification, plan: _Plan, head_findings: Sequence[dict[str, Any]], links: _Links,
+def _check_output(found: Classification, plan: ReviewPlan, head_findings: Sequence[dict[str, Any]], links: _Links,
                   config: Config, conclusion: str, replies: int) -> tuple[str, str, str]:
     added, paid = _effort(found.new), _effort(found.fixed)
     context = {

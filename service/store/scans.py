@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from paydown.analyzers.runner import Report
 
-from ._store_sql import _insert, _inserted
+from ._sql import _insert, _inserted
 from .models import Finding, Repository, Scan, ScanFinding, utcnow
 
 FAILED_STATUSES = ("failed", "skipped", "queued")  # queued: a transient error, the job retries

@@ -16,8 +16,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.util import identity_key
 
-from ._store_sql import _insert, _inserted
-from .github import InstallationRecord, RepoRecord
+from ..github import InstallationRecord, RepoRecord
+from ..policy import STORE_KEY
+from ._sql import _insert, _inserted
 from .models import (
     BacklogItem,
     CheckRun,
@@ -34,38 +35,16 @@ from .models import (
     WebSession,
     utcnow,
 )
-from .store_scans import (
-    FAILED_STATUSES,
-    Lifecycle,
-    claim_scan,
-    fail_scan,
-    finish_scan,
-    latest_scan,
-    scan_by_sha,
-    scans_of,
-    supersede_unfinished,
-    superseded_reason,
-    update_lifecycle,
-)
 
 if TYPE_CHECKING:
     from flask import Flask
 
-__all__ = [
-    "EXTENSION", "FAILED_STATUSES", "MIGRATE_LOCK_KEY", "MIGRATIONS_DIR", "SQLITE_BEGIN_OPTION",
-    "SQLITE_BUSY_TIMEOUT_MS", "WEB_SESSION_TOUCH", "Lifecycle", "Store", "alembic_config", "claim_scan",
-    "close_web_session", "delivery_seen", "fail_scan", "finish_scan", "forget_installation", "forget_repository",
-    "get_store", "init_app", "latest_scan", "live_web_session", "local_repository", "open_web_session",
-    "record_delivery", "record_job_failure", "remember_viewer_repos", "repository_by_name", "scan_by_sha",
-    "scans_of", "supersede_unfinished", "superseded_reason", "update_lifecycle", "upsert_installation",
-    "upsert_repository",
-]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATE_LOCK_KEY = 0x70617964  # "payd": the advisory lock every migrating process queues on (PostgreSQL)
 SQLITE_BEGIN_OPTION = "paydown_sqlite_begin"
-EXTENSION = "paydown.store"
+EXTENSION = STORE_KEY
 WEB_SESSION_TOUCH = timedelta(minutes=1)  # a web session's last_seen_at is written at most this often
 
 

@@ -29,14 +29,13 @@ from sqlalchemy.orm import Session
 
 from paydown.templating import render
 
+from .. import store as db
+from ..github import GitHubError, GitHubOAuth, Unauthorized
+from ..policy import SESSION_LIFETIME, SETTINGS_KEY, STORE_KEY
+from ..settings import Settings
+from ..store import Repository, WebSession, utcnow
 from . import charts
-from . import store as db
-from .app import SESSION_LIFETIME
-from .github import GitHubError, GitHubOAuth, Unauthorized
-from .models import Repository, WebSession, utcnow
-from .settings import Settings
 
-SETTINGS_KEY, STORE_KEY = "PAYDOWN_SETTINGS", "paydown.store"  # app.config / app.extensions, set by the factory
 ACCESS_TTL_SECONDS = 300  # how long the viewer's repository list is trusted before GitHub is asked again
 SESSION_IDLE = timedelta(hours=2)  # a sign-in unused this long ends (SESSION_LIFETIME: it ends anyway)
 SESSION_ID_KEY = "sid"  # the one entry of a signed-in viewer in their cookie

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from paydown.analyzers.config import Config
 from paydown.analyzers.runner import Report, scan
 
-from . import store as db
-from .models import BacklogItem, Repository, Scan, ScanFinding
+from .. import store as db
+from ..store import BacklogItem, Repository, Scan, ScanFinding
 from .sprints import parse_time
 
 GIT_TIMEOUT_SECONDS = 120
@@ -161,10 +161,10 @@ def sync_backlog(session: Session, repo: Repository) -> list[BacklogItem]:
 def group(findings: Sequence[dict[str, Any]]) -> Sequence[Any]:
     """Backlog items from findings: the backlog helper's grouping when installed, else one item per finding."""
     try:
-        from .backlog_items import items_from_findings
+        from ..backlog import items_from_findings
     except ImportError:
         try:
-            from .backlog import items_from_findings  # type: ignore[attr-defined,no-redef]
+            from ..backlog import items_from_findings  # type: ignore[attr-defined,no-redef]
         except ImportError:
             return [_one(finding) for finding in findings]
     return items_from_findings(findings)
@@ -260,7 +260,7 @@ def _inside(dest: Path, name: str) -> Path | None:
 def save_from_cli(root: Path, report: Report, config: Config, *, history: int) -> tuple[list[Scan], str]:
     """What `paydown scan --save [--history N]` does: the history first, then the folder as it is now.
     Returns the scans stored and the database they went to."""
-    from .settings import Settings
+    from ..settings import Settings
 
     settings = Settings.from_env()
     store = db.Store(settings.database_url)

@@ -19,12 +19,11 @@ from sqlalchemy.orm import Session
 
 from paydown.templating import render
 
+from ..github import GitHubError, GitHubOAuth, Unauthorized
+from ..policy import CSP, security_headers
+from ..store import BacklogItem, JobFailure, Repository, Scan, Sprint
 from . import charts
-from .app import CSP, security_headers
-from .github import GitHubError, GitHubOAuth, Unauthorized
-from .models import BacklogItem, JobFailure, Repository, Scan, Sprint
-from .sprints import Burndown, burndown
-from .web_access import (
+from .access import (
     ACCESS_TTL_SECONDS,
     SETTINGS_KEY,
     STORE_KEY,
@@ -42,6 +41,7 @@ from .web_access import (
     _visible,
     safe_next,
 )
+from .sprints import Burndown, burndown
 
 __all__ = [
     "ACCESS_TTL_SECONDS", "CSP", "CSV_FORMULA_START", "SETTINGS_KEY", "SORTS", "STATES", "STORE_KEY", "Viewer",

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import BacklogItem, Repository, Sprint, SprintEvent
+from ..store import BacklogItem, Repository, Sprint, SprintEvent
 
 PAYDOWN_LABEL = "paydown"
 MAX_DAYS = 400  # a chart longer than a year is unreadable; later days are cut off

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from paydown.service.models import BacklogItem, Repository, Scan, Sprint, SprintEvent
 from paydown.service.settings import Settings
+from paydown.service.store import BacklogItem, Repository, Scan, Sprint, SprintEvent
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -99,10 +99,10 @@ def local_settings(tmp_path: Path) -> Settings:
 
 
 def web_app(settings: Settings, store: Any) -> Any:
-    """The smallest app around the blueprint: the keys `service/app.py` provides (PAYDOWN_SETTINGS, paydown.store)."""
+    """The smallest app around the blueprint: the keys the app factory provides (PAYDOWN_SETTINGS, paydown.store)."""
     from flask import Flask
 
-    from paydown.service import web
+    from paydown.service.web import pages as web
 
     app = Flask("paydown-web-test")
     app.config.update(SECRET_KEY=settings.secret_key, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",

@@ -94,7 +94,7 @@ def service_store(service_settings: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def service_queues(redis_conn: Any) -> Any:
-    from paydown.service.queue import queues_for
+    from paydown.service.jobs import queues_for
 
     return queues_for(redis_conn)
 
@@ -111,7 +111,7 @@ def job_context(service_settings: Any, service_store: Any, redis_conn: Any) -> I
 
 @pytest.fixture
 def app(service_settings: Any, service_store: Any, service_queues: Any) -> Any:
-    from paydown.service.app import create_app
+    from paydown.service.intake import create_app
 
     flask_app = create_app(service_settings, store=service_store, queues=service_queues)
     flask_app.config["TESTING"] = True

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 import paydown.service
-from paydown.service import queue
 from paydown.service import store as db
-from paydown.service.app import app_manifest, create_app, register_blueprints
-from paydown.service.queue import Queues, queues_for
+from paydown.service.intake import app_manifest, create_app, register_blueprints
+from paydown.service.jobs import Queues, queues_for
+from paydown.service.jobs import queues as queue
 from paydown.service.settings import Settings
 from paydown.service.store import Store
 

@@ -18,12 +18,21 @@ from paydown.analyzers import ALL_RULES
 from paydown.analyzers.config import BacklogSettings, Config, load_config
 from paydown.analyzers.finding import Impact, Priority, Risk
 from paydown.analyzers.runner import scan as run_scan
-from paydown.service import backlog, models
 from paydown.service import store as db
-from paydown.service.backlog_items import BODY_MAX, Links, item_labels, items_from_findings, render_item_section
-from paydown.service.backlog_plan import StoredItem, SyncPlan, plan_sync
+from paydown.service.backlog import (
+    BODY_MAX,
+    Links,
+    StoredItem,
+    SyncPlan,
+    item_labels,
+    items_from_findings,
+    plan_sync,
+    render_item_section,
+)
+from paydown.service.backlog import apply as backlog
 from paydown.service.github import GitHubApp, IssueRecord, RateLimited, RepoRecord
 from paydown.service.markdown import md_code, md_inline, md_text
+from paydown.service.store import models
 
 FULL = "octo-org/widgets"
 SHA = "a" * 40
@@ -617,7 +626,7 @@ def test_the_dashboard_ranks_every_item_marks_which_have_issues_and_fits_githubs
 
 def test_every_rule_has_a_backlog_family_and_container_images_are_one_item_per_file(tmp_path: Path) -> None:
     """A rule without a family falls back to a generic 'Fix PDxxx' item: each rule, new ones too, gets its own."""
-    from paydown.service.backlog_items import FAMILIES, item_title
+    from paydown.service.backlog import FAMILIES, item_title
 
     assert {rule.id for rule in ALL_RULES} <= set(FAMILIES)
     (tmp_path / "Dockerfile").write_text("FROM pytorch/pytorch:2.3.0-cuda12.1-cudnn8-runtime\nRUN echo\n"

@@ -5,9 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime
 
-from paydown.service.charts import TrendPoint, burndown_svg, nice_top, number, sparkline_svg, trend_svg
-from paydown.service.models import Sprint, SprintEvent
-from paydown.service.sprints import burndown
+from paydown.service.store import Sprint, SprintEvent
+from paydown.service.web import TrendPoint, burndown, burndown_svg, nice_top, number, sparkline_svg, trend_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -23,7 +23,7 @@ from rq import SimpleWorker
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 from sqlalchemy import func, select
 
-from paydown.service.models import BacklogItem, Delivery, JobFailure, Repository, Scan, ScanFinding
+from paydown.service.store import BacklogItem, Delivery, JobFailure, Repository, Scan, ScanFinding
 
 WEBHOOKS = Path(__file__).resolve().parents[3] / "shared" / "github" / "webhooks"
 if not WEBHOOKS.is_dir():

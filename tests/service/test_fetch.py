@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 
-from paydown.service import fetch
-from paydown.service.fetch import Extracted, FetchError, extract_tarball, job_folder
+from paydown.service.jobs import Extracted, FetchError, extract_tarball, fetch, job_folder
 
 TOP = "octo-hello-1234567"
 CAPS = {"max_bytes": 64 << 20, "max_files": 1000, "max_file_bytes": 16 << 20}
@@ -416,9 +415,9 @@ class _TarballClient:
 
 def test_a_commit_with_a_1500_level_tree_is_scanned_and_leaves_no_job_folder(deep_cleanup: Path, service_store: Any,
                                                                              service_settings: Any) -> None:
-    from paydown.service import scanning
     from paydown.service import store as db
-    from paydown.service.models import Scan
+    from paydown.service.jobs import scanning
+    from paydown.service.store import Scan
 
     archive = _deep_archive(deep_cleanup, DEEP, {DEEP: b"torch\n"})
     with service_store.session() as session:

@@ -182,7 +182,7 @@ def test_connection_reset_on_a_get_is_retried(gh: FakeGitHub, client: Installati
 
 
 def test_a_timed_out_get_is_retried(gh: FakeGitHub, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    from paydown.service import _github_http as transport
+    from paydown.service.github import transport
 
     monkeypatch.setattr(transport, "_TIMEOUT_SECONDS", 1)
     gh.fail("GET", r"^/repos/octo-org/widgets$", "slow", seconds=1.5)

@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from paydown.analyzers.config import Config
-from paydown.service import checks, diffs, review, review_text
 from paydown.service.github import PullFile
+from paydown.service.review import apply as review
+from paydown.service.review import checks, diffs
+from paydown.service.review import text as review_text
 
 GIT = ["git", "-c", "user.name=Paydown Tests", "-c", "user.email=tests@paydown.invalid", "-c",
        "init.defaultBranch=main", "-c", "commit.gpgsign=false", "-c", "core.autocrlf=false"]
@@ -213,7 +215,7 @@ def test_check_run_summary_and_text_stay_under_githubs_limit() -> None:
     new = [finding(f"n{i:05d}", path=f"services/{'deep/' * 30}req{i}.txt", line=i + 1,
                    message="x is not pinned " * 20) for i in range(3000)]
     found = review.Classification(new=new, fixed=[finding("old", priority="low", score=0.1)], unchanged=[])
-    plan = review._Plan(outside_diff=new)
+    plan = review.ReviewPlan(outside_diff=new)
     title, summary, text = checks._check_output(found, plan, new, LINKS, Config(), "neutral", 0)
     assert title == "Adds 1499.5 h of debt (3000 new, 1 fixed)"
     assert len(summary) <= checks.SUMMARY_LIMIT and len(text) <= checks.SUMMARY_LIMIT
@@ -362,7 +364,7 @@ class World:
     def review(self, number: int, *, config: Any = None) -> review.ReviewOutcome:
         """What the lead's job does: check run at once, scan head and base, then the review."""
         from paydown.service import store as db
-        from paydown.service.models import Repository, Scan
+        from paydown.service.store import Repository, Scan
 
         pull = self.client.get_pull(REPO, number)
         with self.store.session() as session:
@@ -429,7 +431,7 @@ def test_new_unpinned_requirement_and_unread_option_get_exactly_two_comments(wor
     assert run.output["summary"].startswith("**This pull request adds 1 h of debt.**")
     assert sorted((a["path"], a["start_line"]) for a in run.annotations) == [("requirements.txt", 3),
                                                                             ("train.py", 5)]
-    from paydown.service.models import ReviewComment
+    from paydown.service.store import ReviewComment
 
     with world.store.session() as session:
         rows = session.query(ReviewComment).all()
@@ -505,7 +507,7 @@ def test_synchronize_rerun_and_fix_post_nothing_twice(world_factory: Any) -> Non
     assert len(world.fake.check_runs_for(REPO, second)[0].annotations) == 2
 
     # Re-requested on the same commit: a fresh check run, no review, no duplicate comment.
-    from paydown.service.models import CheckRun
+    from paydown.service.store import CheckRun
 
     with world.store.session() as session:
         session.query(CheckRun).filter_by(head_sha=second).one().status = "rerequested"
@@ -528,7 +530,7 @@ def test_synchronize_rerun_and_fix_post_nothing_twice(world_factory: Any) -> Non
     world.fake.move_head(REPO, 9, world.commit({"README.md": "# churn\n\nMore docs.\n"}))
     assert world.review(9).resolved_replies == 0
     assert len([c for c in world.comments(9) if c.in_reply_to_id is not None]) == 1
-    from paydown.service.models import ReviewComment
+    from paydown.service.store import ReviewComment
 
     with world.store.session() as session:
         row = session.query(ReviewComment).filter_by(path="requirements.txt").one()
@@ -624,7 +626,7 @@ def test_changing_the_training_copy_and_not_the_serving_copy_warns_about_the_twi
 
 def test_dismissed_findings_are_never_commented(world_factory: Any) -> None:
     from paydown.service import store as db
-    from paydown.service.models import BacklogItem, ScanFinding
+    from paydown.service.store import BacklogItem, ScanFinding
 
     world = world_factory({"requirements.txt": "requests==2.32.3\n"})
     head = world.commit({"requirements.txt": "requests==2.32.3\nnumpy\nscipy\n"})
@@ -654,7 +656,7 @@ def test_an_ambiguous_review_post_is_not_repeated(world_factory: Any) -> None:
     assert len(world.comments(16)) == 1  # GitHub has it, paydown did not hear back
     outcome = world.review(16)  # the retried job
     assert outcome.comments == 0 and len(world.comments(16)) == 1 and world.review_posts() == 1
-    from paydown.service.models import ReviewComment
+    from paydown.service.store import ReviewComment
 
     with world.store.session() as session:
         assert session.query(ReviewComment).filter_by(pull_number=16).one().comment_id == world.comments(16)[0].id

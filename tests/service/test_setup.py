@@ -16,7 +16,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from paydown.service.app import create_app
 from paydown.service.github import (
     AppCredentials,
     GitHubApp,
@@ -25,6 +24,7 @@ from paydown.service.github import (
     RateLimited,
     ValidationFailed,
 )
+from paydown.service.intake import create_app
 from paydown.service.settings import Settings
 from paydown.service.store import Store
 

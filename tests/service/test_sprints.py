@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from paydown.service.models import BacklogItem, Repository, Sprint, SprintEvent
-from paydown.service.sprints import burndown, on_issue_event, on_milestone_event, parse_time
+from paydown.service.store import BacklogItem, Repository, Sprint, SprintEvent
+from paydown.service.web import burndown, on_issue_event, on_milestone_event, parse_time
 
 WEBHOOKS = Path("/work/shared/github/webhooks")
 

@@ -27,7 +27,7 @@ from paydown.analyzers.finding import Impact, Location, Problem, Risk, new_findi
 from paydown.analyzers.runner import Report, scan
 from paydown.service import store as st
 from paydown.service.github import InstallationRecord, RepoRecord
-from paydown.service.models import (
+from paydown.service.store import (
     BacklogItem,
     Base,
     CheckRun,

@@ -80,7 +80,7 @@ def test_the_backlog_is_ranked_by_priority_and_shows_open_items_by_default(local
 
 
 def test_the_trend_leaves_out_pull_requests_and_other_branches(local_client: Any, web_store: Any) -> None:
-    from paydown.service.models import Repository, Scan
+    from paydown.service.store import Repository, Scan
 
     with web_store.session() as session:
         repo = session.scalars(select(Repository).where(Repository.full_name == LOCAL)).one()
@@ -201,7 +201,7 @@ def test_without_an_app_there_is_no_login(local_client: Any) -> None:
 
 @pytest.fixture
 def oauth_app(service_settings: Any, service_queues: Any, fake_github: Any, tmp_path: Path) -> Iterator[Any]:
-    from paydown.service.app import create_app
+    from paydown.service.intake import create_app
     from paydown.service.store import Store
 
     settings = dataclasses.replace(service_settings, oauth_client_id="Iv1.web", oauth_client_secret="web-secret",
@@ -377,8 +377,7 @@ def test_scan_save_history_stores_the_subtree_history_then_the_working_tree(
         history_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     from paydown.cli import main
-    from paydown.service.models import BacklogItem, Repository, Scan
-    from paydown.service.store import Store
+    from paydown.service.store import BacklogItem, Repository, Scan, Store
 
     monkeypatch.setenv("PAYDOWN_DATA_DIR", str(tmp_path / "dash"))
     for name in ("PAYDOWN_DATABASE_URL", "PAYDOWN_GITHUB_APP_ID", "PAYDOWN_GITHUB_PRIVATE_KEY"):
@@ -412,8 +411,8 @@ def test_scan_save_history_stores_the_subtree_history_then_the_working_tree(
 
 def test_history_of_a_clean_tree_reuses_the_head_scan(history_repo: Path, tmp_path: Path) -> None:
     from paydown.analyzers.config import Config
-    from paydown.service.local import save_history, save_local_scan, worktree_sha
     from paydown.service.store import Store
+    from paydown.service.web import save_history, save_local_scan, worktree_sha
 
     (history_repo / "sub" / "requirements.txt").write_text("numpy==1.26.4\npandas\nscikit-learn\n", encoding="utf-8")
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=history_repo, capture_output=True, text=True,
@@ -439,7 +438,7 @@ def test_scan_save_without_the_service_extra_says_what_to_install(
 
     from paydown.cli import main
 
-    monkeypatch.setitem(sys.modules, "paydown.service.local", None)  # as if flask/sqlalchemy were not installed
+    monkeypatch.setitem(sys.modules, "paydown.service.web.local", None)  # as if flask/sqlalchemy were not installed
     (tmp_path / "requirements.txt").write_text("numpy\n", encoding="utf-8")
     assert main(["scan", str(tmp_path), "--save", "-o", str(tmp_path / "out.txt")]) == 2
     assert "pip install 'paydown[service]'" in capsys.readouterr().err
@@ -450,7 +449,7 @@ def test_a_failed_scan_and_failed_jobs_are_shown_on_the_backlog(local_client: An
 
     from sqlalchemy import select
 
-    from paydown.service.models import JobFailure, Repository, Scan
+    from paydown.service.store import JobFailure, Repository, Scan
 
     assert 'id="problems"' not in backlog(local_client)
     with web_store.session() as session:

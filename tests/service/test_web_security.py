@@ -64,7 +64,7 @@ def test_a_healthz_answer_stays_uncached_and_assets_keep_their_own_caching(clien
 
 def test_a_server_error_carries_the_security_headers(service_settings: Any, service_store: Any,
                                                      service_queues: Any) -> None:
-    from paydown.service.app import create_app
+    from paydown.service.intake import create_app
 
     app = create_app(service_settings, store=service_store, queues=service_queues)
 
@@ -98,7 +98,7 @@ GOOD_NEXT = [
 
 @pytest.mark.parametrize("target", HOSTILE_NEXT, ids=lambda value: repr(value)[:40])
 def test_a_next_that_could_leave_the_site_becomes_the_home_page(target: object) -> None:
-    from paydown.service.web_access import safe_next
+    from paydown.service.web import safe_next
 
     assert safe_next(target) == "/"
     assert safe_next(target, "/home") == "/home"
@@ -106,7 +106,7 @@ def test_a_next_that_could_leave_the_site_becomes_the_home_page(target: object) 
 
 @pytest.mark.parametrize("target", GOOD_NEXT)
 def test_a_path_on_this_site_is_kept(target: str) -> None:
-    from paydown.service.web_access import safe_next
+    from paydown.service.web import safe_next
 
     assert safe_next(target) == target
 
@@ -191,7 +191,7 @@ def test_the_session_cookie_does_not_carry_the_token(login_app: Any, fake_github
 
 def test_the_token_is_stored_encrypted_and_the_session_id_only_as_a_hash(login_app: Any, fake_github: Any) -> None:
     from paydown.service import store as db
-    from paydown.service.app import SESSION_LIFETIME
+    from paydown.service.policy import SESSION_LIFETIME
 
     client = login_app.test_client()
     before = datetime.now(UTC)
@@ -226,7 +226,7 @@ def test_a_cookie_replayed_after_logout_is_refused(login_app: Any, fake_github: 
 
 @pytest.mark.parametrize("column", ["expires_at", "last_seen_at"])
 def test_an_expired_or_idle_session_is_refused(login_app: Any, fake_github: Any, column: str) -> None:
-    from paydown.service.web_access import SESSION_IDLE
+    from paydown.service.web import SESSION_IDLE
 
     client = login_app.test_client()
     log_in(client, fake_github)
@@ -244,7 +244,7 @@ def test_an_expired_or_idle_session_is_refused(login_app: Any, fake_github: Any,
 
 
 def test_a_session_github_no_longer_accepts_is_ended(login_app: Any, fake_github: Any) -> None:
-    from paydown.service.web_access import ACCESS_TTL_SECONDS
+    from paydown.service.web import ACCESS_TTL_SECONDS
 
     client = login_app.test_client()
     log_in(client, fake_github)
@@ -258,7 +258,7 @@ def test_a_session_github_no_longer_accepts_is_ended(login_app: Any, fake_github
 
 
 def test_the_session_cookie_is_secure_on_an_https_site(login_app: Any, service_queues: Any) -> None:
-    from paydown.service.app import create_app
+    from paydown.service.intake import create_app
 
     settings = dataclasses.replace(login_app.config["PAYDOWN_SETTINGS"], public_url="https://paydown.example.org")
     app = create_app(settings, store=_store(login_app), queues=service_queues)
@@ -273,7 +273,7 @@ def _store(app: Any) -> Any:
 
 
 def _web_session_model() -> Any:
-    from paydown.service.models import WebSession
+    from paydown.service.store import WebSession
 
     return WebSession
 

@@ -27,14 +27,19 @@ from redis.retry import Retry
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from paydown.service import webhook
-from paydown.service.app import create_app
-from paydown.service.jobs import JobRequest
-from paydown.service.models import Delivery
-from paydown.service.queue import Queues, queues_for
+from paydown.service.intake import (
+    BadDelivery,
+    Event,
+    Router,
+    create_app,
+    parse_event,
+    router,
+    verify_signature,
+    webhook,
+)
+from paydown.service.jobs import JobRequest, Queues, queues_for
 from paydown.service.settings import Settings
-from paydown.service.store import Store
-from paydown.service.webhook import BadDelivery, Event, Router, parse_event, router, verify_signature
+from paydown.service.store import Delivery, Store
 
 WEBHOOKS = Path("/work/shared/github/webhooks")
 SECRET = "test-webhook-secret"
@@ -632,6 +637,6 @@ def test_200_sequential_deliveries_answer_fast_without_calling_github(fake_githu
 
 
 def test_rerun_filter_uses_the_review_check_name() -> None:
-    from paydown.service import checks
+    from paydown.service.review import checks
 
     assert webhook.CHECK_NAME == checks.CHECK_NAME

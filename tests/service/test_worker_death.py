@@ -22,8 +22,8 @@ from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from paydown.service import jobs
-from paydown.service.models import JobFailure
-from paydown.service.queue import JobLock
+from paydown.service.jobs import JobLock
+from paydown.service.store import JobFailure
 
 from .test_end_to_end import FILES, INSTALLATION_ID, REPO, deliver, git, installation_created, push, scans
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from alembic import context
 
-from paydown.service.models import Base, UTCDateTime
+from paydown.service.store.models import Base, UTCDateTime
 
 config = context.config
 

@@ -1,8 +1,8 @@
-"""Rewrite versions/0001_initial.py from the models: `python -m paydown.service.migrations.regenerate`.
+"""Rewrite versions/0001_initial.py from the models: `python -m paydown.service.store.migrations.regenerate`.
 
 Autogenerates the initial revision against an empty temporary SQLite database (the old 0001 is set aside while
 it runs and put back if anything fails), then tidies it (ruff format and import sorting, if ruff is installed).
-Run it after any change to service/models.py while 0001 is the only revision; later changes need a new revision.
+Run it after any change to service/store/models.py while 0001 is the only revision; later changes need a new revision.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from alembic import command
 
-from paydown.service.store import MIGRATIONS_DIR, Store, alembic_config
+from paydown.service.store.sessions import MIGRATIONS_DIR, Store, alembic_config
 
 INITIAL = MIGRATIONS_DIR / "versions" / "0001_initial.py"
 
