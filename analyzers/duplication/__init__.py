@@ -99,6 +99,9 @@ FEATURE_LOGIC = Rule(
         Case("valid-tokenisation-in-every-week-folder", {f"week_{n}/data.py": c.WEEK_DATA for n in range(1, 8)}),
         Case("valid-same-steps-in-two-project-templates",
              {f"{kind}/{{{{ cookiecutter.name }}}}/src/prep.py": c.TRAIN for kind in ("pandas", "spark")}),
+        Case("valid-same-steps-in-numbered-variant-folders",
+             {f"mixes/mix{n}/mix{n}.py": "from pkg.io import load\n" + c.TRAIN for n in (3, 7)}
+             | {"pkg/__init__.py": "", "pkg/io.py": "def load(path):\n    return path\n"}),
         Case("valid-same-steps-in-two-stand-alone-scripts", {"jobs/daily.py": c.TRAIN + "\nbuild_features(None)\n",
                                                               "jobs/weekly.py": c.TRAIN + "\nbuild_features(None)\n"}),
         Case("invalid-same-steps-in-scripts-that-import-the-project-library",
@@ -120,6 +123,8 @@ RULES: tuple[Rule, ...] = (PREPROCESSING, FEATURE_LOGIC)
 
 _LESSON = re.compile(r"(?i)^(?:week|lab|lesson|module|chapter|part|day|session|unit|exercise|ex|class|lecture|"
                      r"step|stage|tutorial|homework|hw|assignment)[-_ ]?\d+|^\d+[-_.]")
+# Sibling folders that differ only in a number (run1/, blend6/, v2/): numbered variants of one thing.
+_NUMBERED = re.compile(r"^(.*?[A-Za-z])[-_ ]?\d+$")
 _GALLERY = frozenset({"examples", "example", "samples", "sample", "tutorials", "recipes", "demos", "gallery"})
 
 
@@ -192,6 +197,9 @@ def _deliberate(copies: list[_report.Copy], standalone: set[str]) -> str:
             return f"each copy belongs to its own project template ({folders[0]}/ ... {folders[-1]}/)"
         if all(_LESSON.match(folder) for folder in folders):
             return f"the copies sit in per-lesson folders ({folders[0]}/ ... {folders[-1]}/), each meant to stand alone"
+        stems = {_NUMBERED.sub(r"\1", folder).lower() if _NUMBERED.match(folder) else None for folder in folders}
+        if len(stems) == 1 and None not in stems:
+            return f"the copies sit in numbered folders ({folders[0]}/ ... {folders[-1]}/), each a variant kept on its own"
         if any(folder in _GALLERY for p in parts for folder in p[:depth + 1]):
             return f"each example folder ({folders[0]}/ ... {folders[-1]}/) stands alone"
     paths = {c.path for c in copies}
