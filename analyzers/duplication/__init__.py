@@ -199,7 +199,8 @@ def _deliberate(copies: list[_report.Copy], standalone: set[str]) -> str:
             return f"the copies sit in per-lesson folders ({folders[0]}/ ... {folders[-1]}/), each meant to stand alone"
         stems = {_NUMBERED.sub(r"\1", folder).lower() if _NUMBERED.match(folder) else None for folder in folders}
         if len(stems) == 1 and None not in stems:
-            return f"the copies sit in numbered folders ({folders[0]}/ ... {folders[-1]}/), each a variant kept on its own"
+            return (f"the copies sit in numbered folders ({folders[0]}/ ... {folders[-1]}/), each a variant kept on "
+                    "its own")
         if any(folder in _GALLERY for p in parts for folder in p[:depth + 1]):
             return f"each example folder ({folders[0]}/ ... {folders[-1]}/) stands alone"
     paths = {c.path for c in copies}
