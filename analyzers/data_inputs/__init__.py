@@ -140,6 +140,14 @@ UNDOCUMENTED = Rule(
                        "def run(cursor):\n    target = 'rides_raw'\n    latest(cursor, target)\n"
                        "    create(cursor, target)\n",
         }),
+        Case("artifact-a-container-build-puts-beside-the-module", {
+            "service/Dockerfile": "FROM python:3.12-slim@sha256:0f3a\nCOPY ./artifacts/ranker.tar.gz .\n"
+                                  "RUN tar -xzf ranker.tar.gz\nCOPY ./handler/main.py ./\n"
+                                  'CMD ["main.handler"]\n',
+            "service/handler/main.py": "import pickle\n\nwith open('ranker.pkl', 'rb') as handle:\n"
+                                       "    RANKER = pickle.load(handle)\n\n\n"
+                                       "def handler(event, context):\n    return RANKER.rank(event)\n",
+        }),
         Case("read-in-tests-and-open-for-write", {
             "tests/test_etl.py": 'import pandas as pd\n\n\ndef test_it():\n    pd.read_csv("s3://lake/raw/c.csv")\n',
             "report.py": 'def write(rows):\n    with open("out/report.csv", "w") as handle:\n'
@@ -178,10 +186,15 @@ UNSTABLE = Rule(
                          "def weights():\n    return snapshot_download('acme/segmenter')\n",
         }, (("PD402", "labels.py", 7), ("PD401", "labels.py", 11))),
         Case("select-star-and-import-time-read-in-serving", {
-            "serving/app.py": "import joblib\nimport pandas as pd\n\n"
-                              'MODEL = joblib.load("/models/churn.joblib")\n\n\ndef lookup(con):\n'
+            "serving/app.py": "import joblib\nimport pandas as pd\nfrom fastapi import FastAPI\n\n"
+                              'MODEL = joblib.load("/models/churn.joblib")\napp = FastAPI()\n\n\ndef lookup(con):\n'
                               '    return pd.read_sql("SELECT * FROM analytics.users", con)\n',
-        }, (("PD402", "serving/app.py", 4), ("PD402", "serving/app.py", 8))),
+        }, (("PD402", "serving/app.py", 5), ("PD402", "serving/app.py", 10))),
+        Case("words-in-a-path-are-no-evidence", {
+            "lambda_inference/train_job.py": "import pandas as pd\n\n"
+                                             "rows = pd.read_csv('https://files.example.org/cells/wdbc.csv')\n",
+            "blend.py": "import pandas as pd\n\nfirst = pd.read_csv('s3://team/preds/fold0.csv')\n",
+        }, (("PD401", "lambda_inference/train_job.py", 3), ("PD401", "blend.py", 3))),
         Case("hub-dataset-from-a-parameter-default", {
             "finetune.py": "from datasets import load_dataset\n\n\n"
                            "def train(data_path='acme/reviews-clean', epochs=3):\n"

@@ -14,6 +14,13 @@ from ._readers import Call, classify_call
 from ._values import Evaluator, Value, hole
 
 _MAIN_GUARD = "__main__"
+# What makes a module a service, by evidence in its code rather than by a word in its path.
+_SERVERS = frozenset({"flask.Flask", "fastapi.FastAPI", "fastapi.APIRouter", "starlette.applications.Starlette",
+                      "sanic.Sanic", "bentoml.Service", "aiohttp.web.Application", "litserve.LitServer",
+                      "kserve.ModelServer", "tornado.web.Application"})
+_SERVING_DECORATORS = frozenset({"ray.serve.deployment", "bentoml.service", "bentoml.api", "modal.web_endpoint",
+                                 "modal.asgi_app", "modal.fastapi_endpoint"})
+_HANDLER_PARAMS = ("event", "context")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,7 @@ class Access:
     scope: str
     module_level: bool = False
     pinned: bool = False  # a hub read with an explicit revision
+    holds: str = ""  # the name the read is assigned to (`preds = pd.read_csv(...)`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,7 @@ class FileFacts:
     instances: dict[str, str] = field(default_factory=dict)  # module-level `settings = Settings()`
     functions: dict[str, Signature] = field(default_factory=dict)
     calls: tuple[CallSite, ...] = ()
+    serving: bool = False  # the module answers requests: a web app, a Lambda handler, a serving deployment
 
 
 def module_name(path: str) -> str:
@@ -89,6 +98,7 @@ class _File:
         self.classes: set[str] = set()
         self.functions: dict[str, Signature] = {}
         self.calls: list[CallSite] = []
+        self.serving = False
         self.scopes: dict[str, dict[str, Value]] = {}
         self.containers: dict[str, dict[str, cst.BaseExpression]] = {}  # scope -> name -> dict/list literal
         self.scope = ""
@@ -214,6 +224,10 @@ class _File:
                 guarded = _is_main_guard(node)
             if isinstance(node, cst.FunctionDef):
                 self._enter_function(node, scope)
+                self.serving = self.serving or (not scope and _is_handler(node))
+            elif isinstance(node, cst.Decorator):
+                target = node.decorator.func if isinstance(node.decorator, cst.Call) else node.decorator
+                self.serving = self.serving or self.canonical(dotted_name(target)) in _SERVING_DECORATORS
             elif isinstance(node, (cst.Assign, cst.AnnAssign)):
                 # module level too: a name bound inside `if __name__ == "__main__":` or `if not exists(...)`
                 # is read a few lines later in source order, as a local is
@@ -259,10 +273,14 @@ class _File:
         name = dotted_name(node.func)
         self._call_site(node, name)
         call = Call(node, self.canonical(name), self.evaluator, parent)
+        self.serving = self.serving or call.name in _SERVERS
+        holds = ""
+        if isinstance(parent, (cst.Assign, cst.AnnAssign)) and parent.value is node:
+            holds = " ".join(name for name, _ in self._assign_targets(parent))
         for access in classify_call(call):
             line, column, end_line, end_column = self.parsed.span(node)
             record = Access(access.family, access.kind, access.value, line, column, end_line, end_column, scope,
-                            module_level and not access.write, access.pinned)
+                            module_level and not access.write, access.pinned, holds)
             (writes if access.write else reads).append(record)
 
 
@@ -290,6 +308,12 @@ class _File:
             self.calls.append(CallSite(callee, tuple(args), keywords))
 
 
+def _is_handler(node: cst.FunctionDef) -> bool:
+    """``def handler(event, context)``: the entry a function-as-a-service platform calls per request."""
+    names = tuple(p.name.value for p in node.params.params[:2])
+    return names == _HANDLER_PARAMS or node.name.value == "lambda_handler"
+
+
 def _only_holes(value: Value) -> bool:
     return all(not isinstance(part, str) and part[0] == "hole" for part in value)
 
@@ -308,4 +332,4 @@ def extract_accesses(parsed: ParsedFile) -> FileFacts:
     file.collect_module_names()
     reads, writes = file.collect_accesses()
     return FileFacts(file.module, tuple(reads), tuple(writes), file.constants, file.instances, file.functions,
-                     tuple(file.calls))
+                     tuple(file.calls), file.serving)

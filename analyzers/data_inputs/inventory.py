@@ -20,6 +20,7 @@ from ..snapshot import RepoSnapshot, take_snapshot
 from ..workers import FactCache, default_cache_dir, extract_facts
 from ._declared import Declaration, covers, load_declarations, normalize
 from ._extract import Access, FileFacts, extract_accesses
+from ._images import shipped_files
 from ._resolve import ModuleIndex
 from ._sql import HOLE_PREFIX, sql_tables, table_name
 from ._values import Value, render
@@ -37,8 +38,6 @@ _NOT_DATA_STEMS = ("readme", "license", "requirements", "version", "changelog", 
 _SYSTEM_PREFIXES = ("/dev/", "/proc/", "/sys/", "/etc/")
 _ALIAS_WORDS = frozenset({"latest", "newest", "current", "production", "staging", "champion"})
 _PREDICTION_WORDS = frozenset({"predictions", "prediction", "preds", "scores"})
-_SERVING_WORDS = frozenset({"serve", "serving", "server", "service", "api", "app", "inference", "predict",
-                            "predictor", "handler", "endpoint", "endpoints", "services", "lambda"})
 _SYSTEM_TABLES = ("pg_", "information_schema", "sqlite_", "sys.", "mysql.", "performance_schema")
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "[::1]"})
 _MEDIA_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".svg", ".ico", ".webp", ".mp4", ".mp3"})
@@ -159,10 +158,6 @@ def _words(text: str) -> set[str]:
     return set("".join(c.lower() if c.isalnum() else " " for c in text).split())
 
 
-def _is_serving(path: str) -> bool:
-    return bool(_SERVING_WORDS & _words(path.removesuffix(".py")))
-
-
 def _hole_pattern(text: str) -> str:
     return "*"
 
@@ -207,6 +202,11 @@ def _authority_known(value: Value) -> bool:
         return True
     rest = rest.lstrip("/")
     return "/" in rest or (len(value) == 1 and bool(rest))
+
+
+def _stem(uri: str) -> str:
+    name = uri.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    return name.split(".", 1)[0]
 
 
 def _suffix(uri: str) -> str:
@@ -272,11 +272,12 @@ def _not_data(uri: str, kind: str, family: str) -> bool:
     return _suffix(uri) in _NOT_DATA_SUFFIXES or name.startswith(_NOT_DATA_STEMS)
 
 
-def _unstable(access: Access, path: str, uri: str, kind: str, star: bool) -> str:
+def _unstable(access: Access, serving: bool, uri: str, kind: str, star: bool) -> str:
     words = _words(uri)
     if uri.startswith(("models:/", "runs:/")):
         return "another model's output (an MLflow model URI)"
-    if words & _PREDICTION_WORDS:
+    # predictions by evidence: the file's own name or the name the read is held in, never a folder's name
+    if (_words(_stem(uri)) | _words(access.holds)) & _PREDICTION_WORDS:
         return "another model's output (its predictions or scores)"
     if uri.startswith(("https://raw.githubusercontent.com/", "https://github.com/")) and words & _BRANCHES:
         return "a branch of a Git repository instead of a commit"
@@ -286,7 +287,7 @@ def _unstable(access: Access, path: str, uri: str, kind: str, star: bool) -> str
         return "SELECT * takes whatever columns the table has today"
     if kind == "dataset" and not access.pinned:
         return "a hub dataset without a pinned revision"
-    if access.module_level and _is_serving(path):
+    if access.module_level and serving:
         return "read at import time in a serving module"
     return ""
 
@@ -303,6 +304,7 @@ class _Judge:
         self.writes: list[str] = []
         self.written_names: set[str] = set()  # file names the repository writes, wherever its paths point
         self._ignored = self._gitignore()
+        self.shipped = shipped_files((path, file.text) for path, file in snapshot.files.items())
         self._tails: set[str] | None = None
 
     def _gitignore(self) -> pathspec.PathSpec | None:
@@ -353,7 +355,8 @@ class _Judge:
         for uri, pattern, kind, star in found:
             if _not_data(uri, kind, access.family):
                 continue
-            reason = _unstable(access, path, uri, kind, star)
+            facts = self.facts.get(path)
+            reason = _unstable(access, facts is not None and facts.serving, uri, kind, star)
             source = self.sources.get(uri)
             if source is None:
                 source = self.sources[uri] = Source(uri, pattern, kind)
@@ -370,6 +373,8 @@ class _Judge:
             source.status = "declared" if declared.has_owner else "placeholder"
         elif any(self._written(source.pattern, write) for write in self.writes) or self._same_file_written(source):
             source.status = "internal"
+        elif source.kind == "path" and all(self.shipped.provides(site.path, source.uri) for site in source.sites):
+            source.status = "internal"  # put beside the module by the container build that ships it
         elif source.kind == "path" and _is_fixture(source.pattern):
             source.status = "fixture"
         elif source.kind == "path" and self._checked_in(source, source.sites[0].path):

@@ -67,7 +67,7 @@ def test_each_reader_family_is_found(family: str, tmp_path: Path, make_repo) -> 
     ("latest-alias", 'import pandas as pd\n\ndf = pd.read_parquet("s3://lake/features/latest/")\n', 3),
     ("select-star", 'def f(cur):\n    cur.execute("SELECT * FROM crm.accounts")\n', 2),
     ("hub-unpinned", 'import datasets\n\nds = datasets.load_dataset("imdb")\n', 3),
-    ("predictions", 'import pandas as pd\n\ndf = pd.read_csv("s3://other-team/predictions/churn.csv")\n', 3),
+    ("predictions", 'import pandas as pd\n\nscores = pd.read_csv("s3://other-team/churn/2024-06.csv")\n', 3),
     ("git-branch", 'import pandas as pd\n\n'
                    'df = pd.read_csv("https://raw.githubusercontent.com/o/r/main/d.csv")\n', 3),
 ])
@@ -76,10 +76,19 @@ def test_unstable_inputs_rank_higher(name: str, source: str, line: int, tmp_path
 
 
 def test_import_time_read_only_counts_in_a_serving_module(tmp_path: Path, make_repo) -> None:
+    handler = "\n\ndef handler(event, context):\n    return MODEL.predict(event)\n"
+    source = 'import joblib\n\nMODEL = joblib.load("/models/m.joblib")\n' + handler
+    assert scan_one(tmp_path, make_repo, source, path="app.py") == {("PD402", "app.py", 3)}
+    guarded = 'import joblib\n\nif __name__ == "__main__":\n    joblib.load("/models/m.joblib")\n' + handler
+    assert scan_one(tmp_path / "b", make_repo, guarded, path="app.py") == {("PD401", "app.py", 4)}
+
+
+def test_a_word_in_the_path_is_no_evidence_of_serving_or_predictions(tmp_path: Path, make_repo) -> None:
     source = 'import joblib\n\nMODEL = joblib.load("/models/m.joblib")\n'
-    assert scan_one(tmp_path, make_repo, source, path="serve.py") == {("PD402", "serve.py", 3)}
-    guarded = 'import joblib\n\nif __name__ == "__main__":\n    joblib.load("/models/m.joblib")\n'
-    assert scan_one(tmp_path / "b", make_repo, guarded, path="serve.py") == {("PD401", "serve.py", 4)}
+    assert scan_one(tmp_path, make_repo, source, path="serving/inference_api.py") == {
+        ("PD401", "serving/inference_api.py", 3)}
+    blend = 'import pandas as pd\n\nfirst = pd.read_csv("s3://team/preds/fold0.csv")\n'
+    assert scan_one(tmp_path / "b", make_repo, blend) == {("PD401", "job.py", 3)}
 
 
 # --- ways of building the path ---------------------------------------------------------------------------------
