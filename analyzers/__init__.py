@@ -17,7 +17,9 @@ ALL_RULES: tuple[Rule, ...] = tuple(rule for analyzer in ANALYZERS for rule in a
 
 
 def rule_by_id(rule_id: str) -> Rule | None:
+    """The rule with this id or name, in any case (`pd301`, `Duplicated-Preprocessing`)."""
+    wanted = rule_id.strip().lower()
     for rule in ALL_RULES:
-        if rule_id in (rule.id, rule.name):
+        if wanted in (rule.id.lower(), rule.name.lower()):
             return rule
     return None

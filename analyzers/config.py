@@ -98,10 +98,11 @@ def _strings(path: str, key: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _known_names(rules: Iterable[Rule]) -> set[str]:
-    names: set[str] = {kind.value for kind in Kind}  # every kind, as the CLI's --select accepts
+def canonical_names(rules: Iterable[Rule]) -> dict[str, str]:
+    """Every rule id, rule name and kind, lower-cased, to its own spelling: names match in any case."""
+    names: dict[str, str] = {kind.value: kind.value for kind in Kind}  # every kind, as the CLI's --select accepts
     for rule in rules:
-        names |= {rule.id, rule.name, rule.kind.value}
+        names.update((name.lower(), name) for name in (rule.id, rule.name, rule.kind.value))
     return names
 
 
@@ -111,7 +112,7 @@ def _rule_settings(path: str, table: Any, rules: Mapping[str, Rule]) -> dict[str
     settings: dict[str, RuleSettings] = {}
     for rule_key, body in table.items():
         key = f"rules.{rule_key}"
-        rule = rules.get(rule_key)
+        rule = rules.get(rule_key.lower())
         if rule is None:
             raise ConfigError(path, key, "unknown rule (see `paydown rules`)")
         if not isinstance(body, dict):
@@ -200,17 +201,17 @@ def _project(path: str, value: Any) -> str:
 def parse_config(table: Mapping[str, Any], path: str, rules: Iterable[Rule]) -> Config:
     """Validate a `[tool.paydown]` table against the registered rules."""
     rules = tuple(rules)
-    by_key = {key: rule for rule in rules for key in (rule.id, rule.name)}
+    by_key = {key.lower(): rule for rule in rules for key in (rule.id, rule.name)}
     unknown = set(table) - _TOP_KEYS
     if unknown:
         raise ConfigError(path, sorted(unknown)[0], f"unknown key (known: {', '.join(sorted(_TOP_KEYS))})")
-    known = _known_names(rules)
+    known = canonical_names(rules)
     selectors = {}
     for key in ("select", "ignore"):
-        selectors[key] = _strings(path, key, table.get(key, []))
-        for name in selectors[key]:
-            if name not in known:
+        for name in _strings(path, key, table.get(key, [])):
+            if name.lower() not in known:
                 raise ConfigError(path, key, f"unknown rule or kind {name!r}")
+        selectors[key] = tuple(known[name.lower()] for name in _strings(path, key, table.get(key, [])))
     return Config(
         exclude=_strings(path, "exclude", table.get("exclude", [])),
         select=selectors["select"],

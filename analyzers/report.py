@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from typing import Any
 from urllib.parse import quote
 
 from paydown import __version__
 from paydown.templating import render
 
-from . import ALL_RULES
-from .finding import Finding, Location, Priority, Rule
+from . import ALL_RULES, terminal
+from .finding import Location, Priority, Rule
 from .runner import Report
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVELS = {Priority.HIGH: "error", Priority.MEDIUM: "warning", Priority.LOW: "note"}
-_COLOURS = {Priority.HIGH: "\033[31m", Priority.MEDIUM: "\033[33m", Priority.LOW: "\033[36m"}
-_BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
-
-
-def _where(location: Location) -> str:
-    if location.cell is not None:
-        return f"{location.path}:cell {location.cell}:{location.line}:{location.column}"
-    return f"{location.path}:{location.line}:{location.column}"
 
 
 def rule_help(rule: Rule) -> str:
@@ -31,37 +22,17 @@ def rule_help(rule: Rule) -> str:
     return render("rules/explain.txt.j2", rule=rule)
 
 
-def render_text(report: Report, colour: bool = False) -> str:
-    def paint(text: str, code: str) -> str:
-        return f"{code}{text}{_RESET}" if colour else text
-
-    by_path: dict[str, list[Finding]] = defaultdict(list)
-    for finding in report.findings:
-        by_path[finding.location.path].append(finding)
-    out: list[str] = []
-    for path in sorted(by_path):
-        out.append(paint(path, _BOLD))
-        for finding in sorted(by_path[path], key=lambda f: (f.location.cell or 0, f.location.line)):
-            level = finding.impact.priority
-            out.append(f"  {_where(finding.location)}: {paint(finding.rule_id, _COLOURS[level])} {finding.message}")
-            out.append(paint(f"      {level.value} priority; effort {finding.impact.effort_hours:g} h, "
-                             f"risk {finding.impact.risk.value} ({finding.impact.risk_reason}), interest "
-                             f"{finding.impact.interest_hours_per_month:g} h/month", _DIM))
-            out.extend(paint(f"      also at {_where(loc)}", _DIM) for loc in finding.related)
-        out.append("")
-    if report.errors:
-        out.append(paint("Files that could not be analysed", _BOLD))
-        out.extend(f"  {e.path}: {e.reason}: {e.message}" for e in report.errors)
-        out.append("")
-    effort = sum(f.impact.effort_hours for f in report.findings)
-    counts = {p: sum(1 for f in report.findings if f.impact.priority is p) for p in Priority}
-    out.append(
-        f"{len(report.findings)} finding{'s' if len(report.findings) != 1 else ''} "
-        f"({counts[Priority.HIGH]} high, {counts[Priority.MEDIUM]} medium, {counts[Priority.LOW]} low), "
-        f"{effort:g} h estimated effort, {len(report.errors)} file error{'s' if len(report.errors) != 1 else ''}, "
-        f"{report.stats.get('files', 0)} files scanned"
-    )
-    return "\n".join(out) + "\n"
+def render_text(report: Report, colour: bool = False, width: int = terminal.PIPE_WIDTH, *, quiet: bool = False,
+                statistics: bool = False) -> str:
+    """The report for people: by priority then file, wrapped to ``width``, closed by one summary line.
+    ``statistics`` prints counts per rule instead of the findings; ``quiet`` prints the findings only."""
+    if statistics:
+        lines = [*terminal.statistics_lines(report.findings), terminal.Line("")]
+    else:
+        lines = terminal.finding_lines(report.findings, quiet=quiet)
+    if not quiet:
+        lines.extend(terminal.summary_lines(report))
+    return terminal.layout(lines, width, colour) if lines else ""
 
 
 def render_json(report: Report) -> str:
@@ -133,6 +104,20 @@ def render_sarif(report: Report) -> str:
         }
         for problem in report.errors
     ]
+    notifications.extend(
+        {
+            "level": "warning",
+            "message": {"text": f"{warning.path}:{warning.line}: {warning.message}"},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": quote(warning.path),
+                                                                     "uriBaseId": "%SRCROOT%"},
+                                                **({"region": {"startLine": warning.line}}
+                                                   if warning.cell is None else {})}}],
+            "descriptor": {"id": warning.reason},
+            **({"properties": {"notebookCell": warning.cell, "notebookCellLine": warning.line}}
+               if warning.cell is not None else {}),
+        }
+        for warning in report.warnings
+    )
     sarif = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",

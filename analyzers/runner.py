@@ -18,7 +18,7 @@ from .config import Config
 from .finding import Finding, Location, Problem
 from .notebook import salvage_notebooks
 from .snapshot import RepoSnapshot, SourceFile, take_snapshot
-from .suppress import SUPPRESSION_MARK, suppressed
+from .suppress import SUPPRESSION_MARK, ScanWarning, comment_lines, suppressed, suppression_warnings
 from .workers import FILE_TIMEOUT_SECONDS, FactCache, default_cache_dir, extract_facts
 
 REPORT_VERSION = "1"
@@ -30,6 +30,7 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    warnings: list[ScanWarning] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +39,7 @@ class Report:
             "findings": [f.to_dict() for f in self.findings],
             "errors": [e.to_dict() for e in self.errors],
             "stats": self.stats,
+            "warnings": [w.to_dict() for w in self.warnings],
         }
 
 
@@ -72,13 +74,18 @@ def _number_repeats(findings: list[Finding]) -> list[Finding]:
     return numbered
 
 
-def _suppressions(snapshot: RepoSnapshot) -> Callable[[Finding], bool]:
-    """A test for suppressed findings that splits only files carrying a suppression comment, once each."""
-    rules = {rule.id: rule for rule in ALL_RULES}
-    lines_by_path: dict[str, dict[int, str]] = {}
+class _Suppressions:
+    """Which findings a `# paydown: ignore` hides, splitting only files carrying one, once each; remembers the
+    lines that hid something, for the warnings about the ones that did not."""
 
-    def lines_of(file: SourceFile) -> dict[int, str]:
-        lines = lines_by_path.get(file.path)
+    def __init__(self, snapshot: RepoSnapshot) -> None:
+        self.snapshot = snapshot
+        self.rules = {rule.id: rule for rule in ALL_RULES}
+        self.lines_by_path: dict[str, dict[int, str]] = {}
+        self.used: dict[str, set[int]] = {}
+
+    def lines_of(self, file: SourceFile) -> dict[int, str]:
+        lines = self.lines_by_path.get(file.path)
         if lines is None:
             lines = {}
             if SUPPRESSION_MARK in file.text.lower():
@@ -86,30 +93,49 @@ def _suppressions(snapshot: RepoSnapshot) -> Callable[[Finding], bool]:
                          if SUPPRESSION_MARK in text.lower()}
             # A notebook's magic lines are blanked in its text; their comments still count.
             lines.update((n, text) for n, text in file.magics if SUPPRESSION_MARK in text.lower())
-            lines_by_path[file.path] = lines
+            self.lines_by_path[file.path] = lines
         return lines
 
-    def is_suppressed(finding: Finding) -> bool:
-        file = snapshot.files.get(finding.location.path)
-        rule = rules.get(finding.rule_id)
+    def __call__(self, finding: Finding) -> bool:
+        file = self.snapshot.files.get(finding.location.path)
+        rule = self.rules.get(finding.rule_id)
         if file is None or rule is None:
             return False
-        marked = lines_of(file)
-        return any(suppressed(finding, rule, marked.get(line, ""))
-                   for line in {finding.location.line, finding.location.end_line})
+        marked = self.lines_of(file)
+        for line in sorted({finding.location.line, finding.location.end_line}):
+            if suppressed(finding, rule, marked.get(line, "")):
+                self.used.setdefault(file.path, set()).add(line)
+                return True
+        return False
 
-    return is_suppressed
+    def warnings(self, config: Config) -> list[ScanWarning]:
+        """Unknown names and unused suppressions in every file that carries a suppression comment."""
+        enabled = [rule for rule in ALL_RULES if config.enabled(rule)]
+        warnings: list[ScanWarning] = []
+        for path, file in self.snapshot.files.items():
+            marked = self.lines_of(file)
+            if not marked:
+                continue
+            comments = comment_lines(path, file.text)
+            if comments is not None:  # a Python file: only real comments, never a suppression quoted in a string
+                marked = {n: text for n, text in marked.items() if n in comments}
+            for warning in suppression_warnings(path, marked, self.used.get(path, set()), ALL_RULES, enabled):
+                position = file.cell_position(warning.line)
+                warnings.append(warning if position is None else
+                                dataclasses.replace(warning, cell=position[0], line=position[1]))
+        return sorted(warnings, key=lambda w: (w.path, w.cell or 0, w.line, w.reason))
 
 
 def analyze(snapshot: RepoSnapshot, config: Config, *, jobs: int | None = None, cache_dir: Path | None = None,
-            use_cache: bool = True, timeout: float = FILE_TIMEOUT_SECONDS) -> Report:
+            use_cache: bool = True, timeout: float = FILE_TIMEOUT_SECONDS,
+            progress: Callable[[int, int], None] | None = None) -> Report:
     """Extract facts (in workers, cached), run each analyzer's judgment, suppress, and number repeats."""
     started = time.perf_counter()
     extractors = [(a.name, a.extract) for a in ANALYZERS if a.extract is not None]
     cache = FactCache((cache_dir or default_cache_dir()) if use_cache else None, analyzers_version())
     sources = [(f.path, f.text) for f in snapshot.python_files()]
     facts, parse_problems, parse_stats = extract_facts(sources, extractors, cache, jobs or os.cpu_count() or 1,
-                                                       timeout)
+                                                       timeout, progress)
     parse_problems = salvage_notebooks(snapshot, facts, parse_problems, extractors, cache,
                                        jobs or os.cpu_count() or 1, timeout)
     snapshot.facts = facts
@@ -127,8 +153,9 @@ def analyze(snapshot: RepoSnapshot, config: Config, *, jobs: int | None = None, 
         findings.extend(f for f in result.findings if f.rule_id in enabled)
         report.errors.extend(result.problems)
         report.stats[analyzer.name] = result.stats
-    is_suppressed = _suppressions(snapshot)
+    is_suppressed = _Suppressions(snapshot)
     kept = [f for f in findings if not is_suppressed(f)]
+    report.warnings = is_suppressed.warnings(config)
     kept = [
         dataclasses.replace(f, location=_notebook_location(f.location, snapshot.files[f.location.path]),
                             related=tuple(_notebook_location(r, snapshot.files[r.path]) if r.path in snapshot.files

@@ -227,8 +227,10 @@ def extract_facts(
     cache: FactCache,
     jobs: int,
     timeout: float = FILE_TIMEOUT_SECONDS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], list[Problem], dict[str, int]]:
-    """Facts per analyzer per path for (path, source) pairs, parsing only what the cache does not hold."""
+    """Facts per analyzer per path for (path, source) pairs, parsing only what the cache does not hold;
+    ``progress(done, total)`` is told after each parsed file."""
     facts: dict[str, dict[str, Any]] = {name: {} for name, _ in extractors}
     problems: list[Problem] = []
     keys: dict[str, str] = {}
@@ -250,7 +252,9 @@ def extract_facts(
         else:
             hits += 1
             record(path, *cached)
-    for path, status, payload in run_pool(todo, extractors, jobs, timeout):
+    for done, (path, status, payload) in enumerate(run_pool(todo, extractors, jobs, timeout), start=1):
+        if progress is not None:
+            progress(done, len(todo))
         # Timeouts and crashes may be the machine's fault, not the file's: never cache them.
         if status not in ("timeout", "crashed", "internal-error"):
             cache.put(keys[path], (status, payload))

@@ -74,21 +74,26 @@ def test_json_report_has_the_documented_shape(capsys, loose_repo: Path) -> None:
         assert (primary["path"], primary["line"]) == (finding["path"], finding["line"])
 
 
-def test_text_report_groups_by_file_and_ends_with_a_summary(capsys, loose_repo: Path) -> None:
+def summary_of(out: str) -> str:
+    """The closing summary: the last paragraph of the text report, its wrapped lines joined."""
+    return " ".join(line.strip() for line in out.rstrip("\n").split("\n\n")[-1].splitlines())
+
+
+def test_text_report_groups_by_priority_and_ends_with_a_summary(capsys, loose_repo: Path) -> None:
     code, out, _ = run(capsys, "scan", str(loose_repo), "--no-cache", "-j", "1")
     assert code == Exit.CLEAN
     lines = out.splitlines()
-    assert "requirements.txt" in lines, "a file heading line per file"
-    heading = lines.index("requirements.txt")
-    assert lines[heading + 1].startswith("  requirements.txt:1:")
-    assert re.match(r"\d+ findings? \(\d+ high, \d+ medium, \d+ low\)", lines[-1]), lines[-1]
+    assert lines[0].endswith("priority: 1 finding"), "a heading per priority"
+    assert lines[2].startswith("requirements.txt:1:1: PD201 "), "the ruff-like head starts the finding"
+    assert re.match(r"\d+ findings? \(\d+ high, \d+ medium, \d+ low\): 1 unpinned-dependency; [\d.]+ h estimated "
+                    r"effort; 0 files with errors; \d+ files scanned$", summary_of(out)), summary_of(out)
     assert "\033[" not in out, "no ANSI colour when stdout is not a terminal"
 
 
 def test_text_report_of_a_clean_repo(capsys, clean_repo: Path) -> None:
     code, out, _ = run(capsys, "scan", str(clean_repo), "--no-cache", "-j", "1")
     assert code == Exit.CLEAN
-    assert out.splitlines()[-1].startswith("0 findings")
+    assert out.splitlines()[0].startswith("0 findings")
 
 
 def test_sarif_format_is_sarif(capsys, loose_repo: Path) -> None:
@@ -152,12 +157,20 @@ def test_exit_2_on_an_unknown_option(capsys, loose_repo: Path) -> None:
 def test_exit_2_on_a_missing_folder(capsys, tmp_path: Path) -> None:
     code, out, err = run(capsys, "scan", str(tmp_path / "nowhere"))
     assert code == Exit.USAGE_OR_FATAL
-    assert "nowhere" in err and out == ""
+    assert err.strip() == f"paydown: no such file or folder: {tmp_path / 'nowhere'}" and out == ""
+    assert "configuration" not in err
 
 
-def test_exit_2_on_a_file_instead_of_a_folder(capsys, tmp_path: Path) -> None:
-    (tmp_path / "file.txt").write_text("x\n")
-    assert run(capsys, "scan", str(tmp_path / "file.txt"))[0] == Exit.USAGE_OR_FATAL
+def test_a_missing_file_among_files_exits_2(capsys, loose_repo: Path) -> None:
+    code, out, err = run(capsys, "scan", str(loose_repo / "requirements.txt"), str(loose_repo / "gone.py"))
+    assert code == Exit.USAGE_OR_FATAL
+    assert "no such file or folder" in err and "gone.py" in err and out == ""
+
+
+def test_scan_without_a_path_scans_the_current_folder(capsys, loose_repo: Path, monkeypatch) -> None:
+    monkeypatch.chdir(loose_repo)
+    report = json.loads(run(capsys, "scan", "--format", "json", "--no-cache", "-j", "1")[1])
+    assert ("requirements.txt", 1) in {(f["path"], f["line"]) for f in report["findings"]}
 
 
 @pytest.mark.parametrize("flag", ["--select", "--ignore"])
