@@ -14,7 +14,7 @@ from ..base import Analyzer
 from ..config import Config
 from ..finding import AnalysisResult
 from ..snapshot import RepoSnapshot
-from . import _config, _extract, _fields, _history, _judge, _report
+from . import _config, _extract, _fields, _history, _hydra, _judge, _report
 from ._index import Index
 from ._knobs import NotebookKnobs
 from ._rules import DEAD_CONFIG_SWITCH, RULES, STALE_FEATURE_FLAG, UNREAD_CONFIG_KEY, UNREAD_OPTION
@@ -37,6 +37,8 @@ def find_flag_debt(snapshot: RepoSnapshot, config: Config) -> AnalysisResult:
     if config.enabled(UNREAD_CONFIG_KEY):
         for key in _config.unread_keys(snapshot, index.facts, index.canonical):
             result.findings.append(_report.config_key_finding(UNREAD_CONFIG_KEY, key, snapshot.files))
+        for hydra_key in _hydra.unread_hydra_keys(snapshot, index, _judge.is_test_path):
+            result.findings.append(_report.hydra_key_finding(UNREAD_CONFIG_KEY, hydra_key, snapshot.files))
     result.stats = {"files": len(index.facts), "switches": len(switches),
                     "seconds": round(time.perf_counter() - started, 3)}
     return result
@@ -54,5 +56,5 @@ def _switch_ages(snapshot: RepoSnapshot, switches: list[_judge.Switch], config: 
             if (s.path, line) in ages}
 
 
-ANALYZER = Analyzer(name="feature_flags", version="7", rules=RULES, find=find_flag_debt,
+ANALYZER = Analyzer(name="feature_flags", version="8", rules=RULES, find=find_flag_debt,
                     extract=_extract.extract_flag_facts)

@@ -12,6 +12,7 @@ from ._args import ArgsCollector
 from ._cli import CliCollector
 from ._config import ConfigCollector
 from ._dynamic import DynamicCollector
+from ._hydra import HydraCollector
 from ._model import Binding, FileFacts, Test
 
 # Names that look like switches but are the language's or the type checker's own.
@@ -329,9 +330,11 @@ def extract_flag_facts(parsed: ParsedFile) -> FileFacts:
     )
     bound = frozenset(name for name, count in c.counts.items() if count > 1 or name not in c.literals)
     cli = c.cli.facts()
+    hydra = HydraCollector(parsed, c).facts() if any(
+        target.split(".")[0] in ("hydra", "omegaconf") for target in c.imports.values()) else {}
     return FileFacts(
         parts=c.parts, is_package=c.is_package, imports=c.imports, bindings=bindings, bound=bound,
         plain_classes=frozenset(k for k, plain in c.classes.items() if plain), tests=c.tests(),
         rebound_attrs=frozenset(c.rebound | dynamic.pop("namespace_names")), **dynamic, **cli,
-        **configs.facts(c.imports), **c.args.facts(parsed.span),
+        **configs.facts(c.imports), **c.args.facts(parsed.span), **hydra,
     )

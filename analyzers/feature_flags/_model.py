@@ -109,6 +109,10 @@ class FileFacts:
     config_unknown: frozenset[str] = frozenset()  # formats some loader here reads from a path not followed
     arg_classes: tuple[ArgClass, ...] = ()
     arg_sites: tuple[tuple[str, str, str], ...] = ()  # (parser, class ref, usage key or '' when not followed)
+    hydra_mains: tuple[tuple[str, str, str, str, int], ...] = ()  # (function ref, parameter, config dir, name, line)
+    hydra_other: bool = False  # configs composed or loaded another way here (compose, OmegaConf.load, ConfigStore)
+    # function ref -> (parameter, 'read' | 'pass', key path, callee ref, slot) for each use of a parameter
+    hydra_uses: dict[str, tuple[tuple[str, str, tuple[str, ...], str, str], ...]] = field(default_factory=dict)
 
     @property
     def raw_module(self) -> str:

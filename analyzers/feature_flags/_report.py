@@ -8,6 +8,7 @@ from ..finding import Finding, Impact, Location, Risk, Rule, new_finding
 from ..notebook import cite_line
 from ..snapshot import SourceFile
 from ._config import UnreadKey
+from ._hydra import UnreadHydraKey
 from ._judge import Switch, UnreadOption, dead_lines
 from ._model import Test
 
@@ -146,4 +147,21 @@ def config_key_finding(rule: Rule, unread: UnreadKey, files: Mapping[str, Source
         rule, Location(unread.config, unread.line), symbol=f"{unread.config}:{dotted}", message=message,
         impact=Impact(0.25, Risk.LOW, "a config key that silently does nothing", 0.1), anchor=dotted,
         scope=unread.config, related=tuple(Location(path, line) for path, line, _, _ in unread.loads), fix=fix,
+    )
+
+
+def hydra_key_finding(rule: Rule, unread: UnreadHydraKey, files: Mapping[str, SourceFile]) -> Finding:
+    dotted = ".".join(unread.keys)
+    mains = ", ".join(f"`{param}` of the @hydra.main at {cite_line(files, path, line)}"
+                      for path, line, param in unread.mains[:5])
+    message = (f"config key `{dotted}` in {unread.config} is never read: the composed config ({mains}) was followed "
+               f"through every function it is passed to, no code reads `{dotted}` or anything under it, no "
+               f"interpolation names it, and neither it nor a parent is handed whole to outside code "
+               f"(`instantiate`, `to_container`, `**`, iteration or a computed key)")
+    fix = (f"Delete `{unread.keys[-1]}` from {unread.config}, or wire it to the code it was meant to configure; "
+           f"commented-out reads do not count.")
+    return new_finding(
+        rule, Location(unread.config, unread.line), symbol=f"{unread.config}:{dotted}", message=message,
+        impact=Impact(0.25, Risk.LOW, "a config key that silently does nothing", 0.1), anchor=dotted,
+        scope=unread.config, related=tuple(Location(path, line) for path, line, _ in unread.mains), fix=fix,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ..finding import Case, Kind, Rule
+from ._cases import FIELD_CASES, HYDRA_CASES
 
 
 def _notebook(*cells: tuple[str, str]) -> str:
@@ -165,72 +166,6 @@ DEAD_CONFIG_SWITCH = Rule(
     ),
 )
 
-# Options declared as fields: a dataclass parsed from the command line, a pydantic settings class.
-_RUN_ARGS = ("from dataclasses import dataclass, field\n\n\n@dataclass\nclass RunArgs:\n    data_dir: str = 'data'\n"
-             "    warmup_steps: int = 0\n    seed: int = field(default=1)\n")  # data_dir, warmup_steps, seed: lines 6-8
-_HF = "from transformers import HfArgumentParser\n\n"
-_HF_PARSE = "parser = HfArgumentParser(RunArgs)\n(args,) = parser.parse_args_into_dataclasses()\n"
-_SETTINGS_CLASS = ("from pydantic_settings import BaseSettings\n\n\nclass Settings(BaseSettings):\n"
-                   "    bucket: str = 'b'\n    region: str = 'r'\n")  # region on line 6
-
-_FIELD_CASES = (
-    Case("invalid-hf-dataclass-field-nothing-reads",
-         {"args.py": _RUN_ARGS, "train.py": _HF + "from args import RunArgs\n\n" + _HF_PARSE +
-          "print(args.data_dir, getattr(args, 'seed'))\n"},
-         (("PD102", "args.py", 7),)),
-    Case("invalid-one-of-several-dataclasses-the-other-handed-to-a-trainer",
-         {"train.py": _HF + _RUN_ARGS + "\n\n@dataclass\nclass ModelArgs:\n    width: int = 8\n\n\n"
-                            "def main():\n    parser = HfArgumentParser((RunArgs, ModelArgs))\n"
-                            "    run_args, model_args = parser.parse_json_file('run.json')\n"
-                            "    fit(run_args)\n    Trainer(args=model_args)\n\n\n"
-                            "def fit(run):\n    return run.data_dir, run.seed\n"},
-         (("PD102", "train.py", 9),)),
-    Case("invalid-tyro-and-simple-parsing",
-         {"t.py": "import tyro\n\n" + _RUN_ARGS + "\n\nconf = tyro.cli(RunArgs)\nprint(conf.data_dir, conf.seed)\n",
-          "s.py": "from simple_parsing import parse\n\n" + _RUN_ARGS +
-                  "\n\nconf = parse(RunArgs)\nprint(conf.warmup_steps, conf.seed)\n"},
-         (("PD102", "t.py", 9), ("PD102", "s.py", 8))),
-    Case("invalid-jsonargparse-cli",
-         {"j.py": "from jsonargparse import CLI\n\n" + _RUN_ARGS + "\n\nconf = CLI(RunArgs)\n"
-                  "print(conf.warmup_steps, conf.data_dir)\n"},
-         (("PD102", "j.py", 10),)),
-    Case("invalid-pydantic-settings-field",
-         {"conf.py": _SETTINGS_CLASS + "\n\nsettings = Settings()\n",
-          "app.py": "from conf import settings\n\n\ndef upload(blob):\n    return settings.bucket, blob\n"},
-         (("PD102", "conf.py", 6),)),
-    Case("valid-asdict-vars-replace-read-every-field",
-         {"a.py": "import dataclasses\n\nimport tyro\n\n" + _RUN_ARGS + "\n\nc = tyro.cli(RunArgs)\n"
-                  "log(dataclasses.asdict(c))\n",
-          "b.py": "import tyro\n\n" + _RUN_ARGS + "\n\nc = tyro.cli(RunArgs)\nprint(vars(c))\n",
-          "c.py": "from dataclasses import replace\n\nimport tyro\n\n" + _RUN_ARGS +
-                  "\n\nc = tyro.cli(RunArgs)\nd = replace(c, seed=2)\n"}),
-    Case("valid-handed-whole-to-a-library-trainer",
-         {"train.py": _HF + "from trl import SFTTrainer\n\n" + _RUN_ARGS + "\n\n" + _HF_PARSE +
-                      "SFTTrainer(args=args).train()\n"}),
-    Case("valid-base-class-outside-the-repository",
-         {"train.py": "from transformers import HfArgumentParser, TrainingArguments\n\n" +
-                      _RUN_ARGS.replace("class RunArgs:", "class RunArgs(TrainingArguments):") +
-                      "\n\n" + _HF_PARSE + "print(args.data_dir)\n"}),
-    Case("valid-computed-getattr-and-post-init",
-         {"a.py": _HF + _RUN_ARGS + "\n    def __post_init__(self):\n        self.warmup_steps = max(0, "
-                  "self.warmup_steps)\n\n\n" + _HF_PARSE + "for name in NAMES:\n    print(getattr(args, name))\n"}),
-    Case("valid-parse-result-kept-whole",
-         {"a.py": _HF + _RUN_ARGS + "\n\n@dataclass\nclass More:\n    depth: int = 1\n\n\n"
-                  "parser = HfArgumentParser((RunArgs, More))\nboth = parser.parse_args_into_dataclasses()\n"
-                  "print(both[0].data_dir)\n"}),
-    Case("valid-subclassed-in-the-repository",
-         {"a.py": "import tyro\n\n" + _RUN_ARGS + "\n\n@dataclass\nclass LongRun(RunArgs):\n"
-                  "    epochs: int = 9\n\n\nc = tyro.cli(RunArgs)\nprint(c.data_dir, c.seed)\n"}),
-    Case("valid-settings-dumped-or-handed-on",
-         {"conf.py": _SETTINGS_CLASS + "\n\nsettings = Settings()\nprint(settings.model_dump())\n",
-          "api.py": "from fastapi import Depends\n\nfrom conf2 import Settings\n\n\n"
-                    "def route(s=Depends(Settings)):\n    return s.bucket\n",
-          "conf2.py": _SETTINGS_CLASS}),
-    Case("valid-settings-reached-through-the-module",
-         {"conf.py": _SETTINGS_CLASS + "\n\nsettings = Settings()\n",
-          "app.py": "import conf\n\nupload(conf.settings)\nprint(conf.settings.bucket)\n"}),
-)
-
 UNREAD_OPTION = Rule(
     id="PD102",
     name="unread-command-line-option",
@@ -327,7 +262,7 @@ UNREAD_OPTION = Rule(
         Case("valid-handed-to-library",
              {"train.py": "import argparse\n\nimport lib\n\nparser = argparse.ArgumentParser()\n"
                           "parser.add_argument('--lr')\nargs = parser.parse_args()\nlib.run(args)\n"}),
-        *_FIELD_CASES,
+        *FIELD_CASES,
     ),
 )
 
@@ -371,7 +306,13 @@ UNREAD_CONFIG_KEY = Rule(
             "(`yaml.safe_load`, `json.load`, `tomllib.load` of a literal path) into a name whose every use is a "
             "literal subscript or `.get(\"key\")` chain. When the loaded value (or a sub-mapping of it) escapes "
             "(passed on, returned, iterated, `**cfg`, `cfg[name]`), the path is not literal, or the repository "
-            "uses Hydra/OmegaConf, nothing is reported.",
+            "uses Hydra/OmegaConf, nothing is reported for that load. In a Hydra project, a key of the config "
+            "directory of a `@hydra.main` (each file mounted where Hydra composes it) that the composed config, "
+            "followed through the repository's functions, never reads (`cfg.a.b`, `cfg[\"a\"]`, `cfg.get(\"a\")`, "
+            "`OmegaConf.select`, `${a.b}` interpolations); a node handed whole to outside code (`instantiate`, "
+            "`to_container`, `**`, iteration, a computed key) counts as read with everything under it, and nothing "
+            "is reported when the root escapes, a group is re-mounted (`group@pkg`) or configs are also composed or "
+            "loaded another way.",
     why="Sculley et al. list configuration debt among the costliest in ML systems: a key that is set and "
         "ignored makes people believe they changed an experiment when they did not.",
     example="# config.yaml\ntrain:\n  lr: 0.01\n  warmup: 100  # never read\n\n# train.py\n"
@@ -421,6 +362,7 @@ UNREAD_CONFIG_KEY = Rule(
         Case("valid-second-load-escapes",
              {"config.yaml": _TRAIN_YAML, "train.py": _LOAD + "    print(cfg['seed'])\n",
               "eval.py": "import yaml\n\n\ndef conf():\n    return yaml.safe_load(open('config.yaml'))\n"}),
+        *HYDRA_CASES,
     ),
 )
 

@@ -247,3 +247,15 @@ def test_pd104_escapes_attribute_and_import(tmp_path: Path, make_repo) -> None:
                  "run.sh": "python other.py --config c.yaml\n"}
     for i, files in enumerate((stored, imported, returned, mentioned)):
         assert _pd104(make_repo(tmp_path / str(i), files)) == [], files
+
+
+def test_hydra_key_finding_names_the_composed_path_and_the_entry_point(tmp_path: Path, make_repo) -> None:
+    root = make_repo(tmp_path, {
+        "conf/config.yaml": "defaults:\n  - optim: sgd\n  - _self_\n\nepochs: 2\n",
+        "conf/optim/sgd.yaml": "lr: 0.1\nnesterov: true\n",
+        "train.py": "import hydra\n\n\n@hydra.main(config_path='conf', config_name='config', version_base=None)\n"
+                    "def main(cfg):\n    print(cfg.epochs, cfg.optim.lr)\n",
+    })
+    [finding] = [f for f in _scan(root).findings if f.rule_id == "PD104"]
+    assert (finding.location.path, finding.location.line) == ("conf/optim/sgd.yaml", 2)
+    assert "`optim.nesterov`" in finding.message and "train.py" in finding.message
