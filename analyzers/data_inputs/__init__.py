@@ -202,6 +202,12 @@ UNSTABLE = Rule(
                            "        return load_dataset('json', data_files=data_path)\n"
                            "    return load_dataset(data_path)\n",
         }, (("PD402", "finetune.py", 7),)),
+        Case("file-of-a-git-branch-and-a-pinned-commit", {
+            "fetch.py": "import pandas as pd\n\n"
+                        "moving = pd.read_csv('https://github.com/acme/survey/raw/refs/heads/main/rows.csv')\n"
+                        "pinned = pd.read_csv('https://raw.githubusercontent.com/acme/main-corpus/"
+                        "9c1e5b7d2a4f6e8c0b1d3f5a7c9e1b3d5f7a9c1e/rows.csv')\n",
+        }, (("PD402", "fetch.py", 3), ("PD401", "fetch.py", 4))),
         Case("own-registered-model-and-read-inside-a-function", {
             "train.py": "import mlflow\n\n\ndef train(model):\n"
                         '    mlflow.sklearn.log_model(model, "model", registered_model_name="churn")\n',

@@ -272,6 +272,24 @@ def _not_data(uri: str, kind: str, family: str) -> bool:
     return _suffix(uri) in _NOT_DATA_SUFFIXES or name.startswith(_NOT_DATA_STEMS)
 
 
+def _on_a_branch(uri: str) -> bool:
+    """A file of a Git repository or hub named by a branch (`raw.githubusercontent.com/o/r/main/x`,
+    `github.com/o/r/raw/refs/heads/main/x`, `.../-/raw/master/x`, `.../resolve/main/x`); a commit id or a tag there
+    is pinned, and a branch word elsewhere in the path (`main-corpus/`) says nothing."""
+    if not uri.startswith(("https://", "http://")):
+        return False
+    if "/refs/heads/" in uri:
+        return True
+    host, _, path = uri.split("://", 1)[-1].partition("/")
+    parts = path.split("/")
+    if host == "raw.githubusercontent.com":
+        ref = parts[2] if len(parts) > 3 else ""
+    else:
+        markers = [i for i, part in enumerate(parts) if part in ("raw", "blob", "resolve", "tree")]
+        ref = parts[markers[0] + 1] if markers and markers[0] + 1 < len(parts) else ""
+    return ref.lower() in _BRANCHES
+
+
 def _unstable(access: Access, serving: bool, uri: str, kind: str, star: bool) -> str:
     words = _words(uri)
     if uri.startswith(("models:/", "runs:/")):
@@ -279,7 +297,7 @@ def _unstable(access: Access, serving: bool, uri: str, kind: str, star: bool) ->
     # predictions by evidence: the file's own name or the name the read is held in, never a folder's name
     if (_words(_stem(uri)) | _words(access.holds)) & _PREDICTION_WORDS:
         return "another model's output (its predictions or scores)"
-    if uri.startswith(("https://raw.githubusercontent.com/", "https://github.com/")) and words & _BRANCHES:
+    if _on_a_branch(uri):
         return "a branch of a Git repository instead of a commit"
     if words & _ALIAS_WORDS:
         return f"a moving alias ({sorted(words & _ALIAS_WORDS)[0]}) instead of a version"
