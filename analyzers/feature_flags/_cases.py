@@ -97,6 +97,11 @@ HYDRA_CASES = (
          _hydra(main=_HYDRA_MAIN.replace("instantiate(cfg.model)", "build(cfg.model._target_, cfg.model.width)")
                 + "    print(cfg.debug_level, cfg.train.warmup)\n"),
          (("PD104", "conf/model/small.yaml", 3),)),
+    Case("invalid-hydra-node-passed-to-a-module-that-is-not-analysed",
+         _hydra(main=_HYDRA_MAIN.replace("    fit(net, cfg.train)\n", "    loop.fit(net, cfg.train)\n")
+                .replace("import hydra\n", "import hydra\n\nimport loop\n"),
+                **{"loop.py": "def fit(net, train_cfg):\n    return net, train_cfg.epochs\n"}),
+         (("PD104", "conf/config.yaml", 6),)),
     Case("valid-hydra-get-and-interpolation",
          _hydra(main=_HYDRA_MAIN + "    print(cfg.get('debug_level'))\n",
                 **{"conf/model/small.yaml": _HYDRA_MODEL + "warm: ${train.warmup}\n"})),

@@ -70,9 +70,17 @@ class HydraCollector:
                 ref = self._hydra_ref(dotted_name(node.func))
                 if ref.split(".")[0] in ("hydra", "omegaconf") and ref.rsplit(".", 1)[-1] in _OTHER_ENTRIES:
                     other = True
+        by_function: dict[str, list[tuple[cst.Name, Any, str]]] = {}
+        for node, parent, scope in nodes:
+            if type(node) is cst.Name:
+                parts = scope.split(".") if scope else []
+                for end in range(len(parts), 0, -1):  # the name belongs to every function enclosing it
+                    within = ".".join(parts[:end])
+                    if within in params:
+                        by_function.setdefault(within, []).append((node, parent, scope))  # type: ignore[arg-type]
         return {"hydra_mains": tuple(mains), "hydra_other": other,
                 "hydra_uses": {f"{self.owner.raw}.{function}": uses for function, names in params.items()
-                               if (uses := self._uses(function, names, nodes, parents))}}
+                               if (uses := self._uses(names, by_function.get(function, []), parents))}}
 
     def _main(self, node: cst.FunctionDef, qualified: str) -> tuple[str, str, str, str, int] | None:
         for decorator in node.decorators:
@@ -89,15 +97,13 @@ class HydraCollector:
                     self.parsed.span(node)[0])
         return None
 
-    def _uses(self, function: str, names: set[str], nodes: list[Any], parents: Mapping[int, Any]
+    def _uses(self, names: set[str], inside: list[tuple[cst.Name, Any, str]], parents: Mapping[int, Any]
               ) -> tuple[tuple[str, str, Path_, str, str], ...]:
         """(parameter, 'read' | 'pass', path, callee, slot) for every use of each parameter in the function."""
         tracked: dict[str, tuple[str, Path_]] = {name: (name, ()) for name in names}
         found: list[tuple[str, str, Path_, str, str]] = []
-        for node, parent, scope in nodes:
-            if type(node) is not cst.Name or node.value not in tracked:
-                continue
-            if not (scope == function or scope.startswith(function + ".")) or _is_binding_name(node, parent):
+        for node, parent, scope in inside:
+            if node.value not in tracked or _is_binding_name(node, parent):
                 continue
             root, prefix = tracked[node.value]
             path, top, stopped = _chain(node, parents)
@@ -193,6 +199,8 @@ def _reads(index: Index, path: str, function: str, param: str) -> set[Path_]:
                 continue
             full = (*prefix, *keys)
             target = _callee(index, here, callee, slot) if kind == "pass" else None
+            if target is not None and not index.facts[target[0]].uses_hydra:
+                target = None  # a file that imports neither hydra nor omegaconf is not analysed: all read
             if target is None:
                 reads.add(full)
             else:
