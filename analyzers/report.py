@@ -10,7 +10,7 @@ from paydown import __version__
 from paydown.templating import render
 
 from . import ALL_RULES, terminal
-from .finding import Location, Priority, Rule
+from .finding import Kind, Location, Priority, Rule
 from .runner import Report
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -31,8 +31,17 @@ def render_text(report: Report, colour: bool = False, width: int = terminal.PIPE
     else:
         lines = terminal.finding_lines(report.findings, quiet=quiet)
     if not quiet:
+        lines.extend(_how_to_fix(report))
         lines.extend(terminal.summary_lines(report))
     return terminal.layout(lines, width, colour) if lines else ""
+
+
+def _how_to_fix(report: Report) -> list[terminal.Line]:
+    """Advice a kind's findings share, said once per run rather than under each finding."""
+    inputs = sum(1 for f in report.findings if f.kind is Kind.UNDOCUMENTED_INPUT)
+    if not inputs:
+        return []
+    return [terminal.Line(str(terminal.words().declare_inputs(inputs)).strip()), terminal.Line("")]
 
 
 def render_json(report: Report) -> str:

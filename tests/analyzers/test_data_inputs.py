@@ -264,3 +264,16 @@ def test_each_file_of_a_dict_literal_is_its_own_source(tmp_path: Path, make_repo
     report = scan(make_repo(tmp_path, {"job.py": source}), Config(), use_cache=False, jobs=1)
     assert sorted(f.symbol for f in report.findings if f.rule_id == "PD401") == [
         "https://files.example.org/a.jsonl", "https://files.example.org/b.jsonl"]
+
+
+def test_text_report_says_once_how_to_declare_inputs(tmp_path: Path, make_repo) -> None:
+    from paydown.analyzers.report import render_json, render_text
+
+    source = 'import pandas as pd\n\na = pd.read_csv("s3://lake/a.csv")\nb = pd.read_csv("s3://lake/b.csv")\n'
+    report = scan(make_repo(tmp_path, {"job.py": source}), Config(), use_cache=False, jobs=1)
+    text = render_text(report, width=400)
+    assert text.count("paydown inputs . --init") == 1 and "[[inputs]]" in text
+    assert "paydown inputs . --init" not in render_json(report)  # JSON keeps the rule's own fix text
+    assert "--init" not in render_text(report, width=400, quiet=True)
+    clean = scan(make_repo(tmp_path / "clean", {"job.py": "x = 1\n"}), Config(), use_cache=False, jobs=1)
+    assert "--init" not in render_text(clean, width=400)
