@@ -100,11 +100,20 @@ def service_queues(redis_conn: Any) -> Any:
 
 
 @pytest.fixture
-def job_context(service_settings: Any, service_store: Any, redis_conn: Any) -> Iterator[Any]:
-    """The worker's context as `paydown worker` builds it, for jobs run in this process."""
-    from paydown.service import jobs
+def waits() -> list[float]:
+    """The seconds the jobs' GitHub adapter would have slept (back-off, pacing, rate limits), recorded instead."""
+    return []
 
-    context = jobs.configure(service_settings, store=service_store, connection=redis_conn)
+
+@pytest.fixture
+def job_context(service_settings: Any, service_store: Any, redis_conn: Any, waits: list[float]) -> Iterator[Any]:
+    """The worker's context as `paydown worker` builds it, for jobs run in this process, except that the GitHub
+    adapter's waits go to `waits` instead of the real clock (a retry test then takes no back-off time)."""
+    from paydown.service import jobs
+    from paydown.service.github import GitHubApp
+
+    app = GitHubApp(service_settings, sleep=waits.append)
+    context = jobs.configure(service_settings, store=service_store, connection=redis_conn, app=app)
     yield context
     jobs.reset_context()
 

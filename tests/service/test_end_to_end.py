@@ -361,7 +361,7 @@ def test_a_review_whose_pull_request_moved_on_posts_nothing(client: Any, job_con
 
 
 def test_a_review_that_cannot_fetch_the_code_completes_its_check_run_with_the_reason(
-        client: Any, job_context: Any, repo: Path, fake_github: Any) -> None:
+        client: Any, job_context: Any, repo: Path, fake_github: Any, waits: list[float]) -> None:
     deliver(client, "installation", installation_created())
     work(job_context)
     base, head = branch_with(repo, {"serve.py": "X = 1\n"})
@@ -376,6 +376,7 @@ def test_a_review_that_cannot_fetch_the_code_completes_its_check_run_with_the_re
     with job_context.store.session() as session:
         reasons = session.scalars(select(JobFailure.reason).where(JobFailure.job_kind == "review")).all()
     assert reasons and all(reasons)
+    assert len(waits) == 4 * 3  # each of the job's four runs backed off before each of its three retries
 
 
 def test_installation_deleted_purges_its_data_and_a_queued_scan_is_skipped(client: Any, job_context: Any,
