@@ -116,3 +116,13 @@ def test_file_errors_are_tool_execution_notifications(sarif: dict) -> None:
         == ["src/broken.py"]
     assert notifications[0]["descriptor"]["id"] == "syntax-error"
     assert "src/broken.py" in notifications[0]["message"]["text"]
+
+
+def test_suppression_warnings_are_notifications_that_validate(validator, tmp_path: Path, make_repo) -> None:
+    root = make_repo(tmp_path, {"requirements.txt": ("numpy>=1.2  # paydown: ignore[PD2O1]\n"
+                                                     "pandas==2.0  # paydown: ignore\n")})
+    document = json.loads(render_sarif(scan(root, Config(), use_cache=False, jobs=1)))
+    assert _errors(validator, document) == []
+    notifications = document["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert [(n["descriptor"]["id"], n["level"]) for n in notifications] == [("unknown-suppression", "warning"),
+                                                                            ("unused-suppression", "warning")]
