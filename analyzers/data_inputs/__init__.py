@@ -148,6 +148,11 @@ UNDOCUMENTED = Rule(
                                        "    RANKER = pickle.load(handle)\n\n\n"
                                        "def handler(event, context):\n    return RANKER.rank(event)\n",
         }),
+        Case("local-copy-of-a-warehouse-stage-file", {
+            "predict.py": "import os\n\nimport joblib\n\nLOCAL = '/tmp/churn/download'\n\n\ndef fetch(session):\n"
+                          "    session.file.get('@MODELS/churn/churn_v3.joblib', LOCAL)\n\n\n"
+                          "def load():\n    return joblib.load(os.path.join(LOCAL, 'churn_v3.joblib'))\n",
+        }),
         Case("read-in-tests-and-open-for-write", {
             "tests/test_etl.py": 'import pandas as pd\n\n\ndef test_it():\n    pd.read_csv("s3://lake/raw/c.csv")\n',
             "report.py": 'def write(rows):\n    with open("out/report.csv", "w") as handle:\n'

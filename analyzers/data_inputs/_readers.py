@@ -263,6 +263,8 @@ def _methods(call: Call, attr: str) -> list[Detected]:
             if attr == "open":
                 return _opened(call, "open", receiver, _open_mode(call, 0))
             return [Detected("open", "path", receiver, write=attr.startswith("write"))]
+    if attr == "get" and dotted_name(func.value).rsplit(".", 1)[-1] == "file":
+        return _stage_get(call)
     if attr in {"open", "cat", "cat_file", "get", "download", "put", "upload"}:
         return _file_system(call, attr, dotted_name(func.value))
     if attr in {"extract", "extractall"}:
@@ -287,6 +289,16 @@ def _extracted(call: Call, attr: str) -> list[Detected]:
     if not member or not text or "." not in text.rsplit("/", 1)[-1]:
         return []  # `.extract(x)` is also a feature extractor's verb: only a file name is an archive member
     return [Detected("archive", "path", join(folder, member) if folder else member, write=True)]
+
+
+def _stage_get(call: Call) -> list[Detected]:
+    """Snowpark ``session.file.get("@stage/path", target_directory)`` copies stage files into a local folder:
+    what is read from that folder afterwards is the local copy."""
+    stage, folder = call.value(0, "stage_location"), call.value(1, "target_directory")
+    first = stage[0] if stage else None
+    if not folder or not isinstance(first, str) or not first.startswith("@"):
+        return []
+    return [Detected("snowpark", "path", folder, write=True)]
 
 
 def _file_system(call: Call, attr: str, receiver: str) -> list[Detected]:
