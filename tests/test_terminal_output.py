@@ -189,3 +189,13 @@ def test_select_and_config_take_names_in_any_case(capsys, tmp_path: Path, make_r
     code, out, err = run(capsys, "scan", str(root), "--ignore", "UNPINNED-DEPENDENCY", "--quiet", "-j", "1")
     assert code == Exit.CLEAN, err
     assert "PD201" not in out
+
+
+def test_saving_fewer_past_scans_than_asked_says_why(capsys, tmp_path: Path, make_repo, monkeypatch) -> None:
+    pytest.importorskip("sqlalchemy")
+    root = make_repo(tmp_path, {"requirements.txt": "numpy==1.26.4\n"})
+    monkeypatch.setenv("PAYDOWN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PAYDOWN_DATABASE_URL", f"sqlite:///{tmp_path / 'paydown.db'}")
+    code, _, err = run(capsys, "scan", str(root), "--save", "--history", "3", "-j", "1")
+    assert code == Exit.CLEAN, err
+    assert "saved 1 of the 3 past scans asked for: only 1 commit changed" in " ".join(err.split())
