@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from paydown.analyzers.config import Config
+from paydown.analyzers import ALL_RULES
+from paydown.analyzers.config import Config, load_config
 from paydown.analyzers.report import render_text
 from paydown.analyzers.runner import scan
 from paydown.cli import Exit, main
@@ -199,3 +200,13 @@ def test_saving_fewer_past_scans_than_asked_says_why(capsys, tmp_path: Path, mak
     code, _, err = run(capsys, "scan", str(root), "--save", "--history", "3", "-j", "1")
     assert code == Exit.CLEAN, err
     assert "saved 1 of the 3 past scans asked for: only 1 commit changed" in " ".join(err.split())
+
+
+def test_the_readme_shows_real_output_of_the_example() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("From\n`paydown scan examples/churn-model`", 1)[1]
+    shown = section.split("```text\n", 1)[1].split("\n```", 1)[0]
+    head, _, tail = shown.partition("\n...\n")
+    actual = render_text(scan(EXAMPLE, load_config(EXAMPLE, ALL_RULES), jobs=1), width=100)
+    assert actual.startswith(head + "\n")
+    assert actual.rstrip("\n").endswith(tail.strip("\n"))
