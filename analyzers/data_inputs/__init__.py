@@ -153,6 +153,11 @@ UNDOCUMENTED = Rule(
                           "    session.file.get('@MODELS/churn/churn_v3.joblib', LOCAL)\n\n\n"
                           "def load():\n    return joblib.load(os.path.join(LOCAL, 'churn_v3.joblib'))\n",
         }),
+        Case("data-set-a-library-fetches-and-checks", {
+            "digits.py": "from torchvision import datasets\nimport tensorflow_datasets as tfds\n\n"
+                         "train = datasets.KMNIST('cache', train=True, download=True)\n"
+                         "reviews = tfds.load('imdb_reviews', split='train')\n",
+        }),
         Case("read-in-tests-and-open-for-write", {
             "tests/test_etl.py": 'import pandas as pd\n\n\ndef test_it():\n    pd.read_csv("s3://lake/raw/c.csv")\n',
             "report.py": 'def write(rows):\n    with open("out/report.csv", "w") as handle:\n'

@@ -224,6 +224,32 @@ def _hub_file(call: Call) -> list[Detected]:
     return [Detected("huggingface_hub", "dataset", name, pinned=call.has_keyword("revision"))] if name else []
 
 
+def _library_dataset(call: Call, name: str) -> list[Detected]:
+    """A data set a library fetches by name and checks against its own checksums: `torchvision.datasets.MNIST(...,
+    download=True)`, `tfds.load("mnist")`, `keras.datasets.mnist.load_data()`, `nltk.download("punkt")`,
+    `sklearn.datasets.fetch_covtype()`. Named `library://<library>/<data set>`."""
+    parts = name.split(".")
+    if name.startswith("torchvision.datasets.") and len(parts) == 3 and parts[2][:1].isupper():
+        download = call.arg(-1, "download")
+        return [_named("torchvision", parts[2])] if dotted_name(download) == "True" else []
+    if name in ("tensorflow_datasets.load", "tensorflow_datasets.builder"):
+        value = call.value(0, "name")
+        text = literal_text(value) if value else None
+        return [_named("tensorflow_datasets", text)] if text else []
+    if ".keras.datasets." in f".{name}" and parts[-1] == "load_data" and len(parts) >= 4:
+        return [_named("keras", parts[-2])]
+    if name == "nltk.download":
+        text = literal_text(call.value(0, "info_or_id") or ())
+        return [_named("nltk", text)] if text else []
+    if name.startswith("sklearn.datasets.fetch_") and len(parts) == 3:
+        return [_named("sklearn", parts[2].removeprefix("fetch_"))]
+    return []
+
+
+def _named(library: str, data_set: str) -> Detected:
+    return Detected(library, "library", (f"library://{library}/{data_set}",))
+
+
 def _ray(call: Call) -> list[Detected]:
     """``ray.data.read_parquet(paths)``: one source per path, a list of paths included."""
     return [Detected("ray", "path", value) for value in call.values(0, "paths") if value]
@@ -346,6 +372,9 @@ def classify_call(call: Call) -> list[Detected]:
         return _hub(call)
     if name in _HUB_DOWNLOADS:
         return _hub_file(call)
+    library = _library_dataset(call, name)
+    if library:
+        return library
     if name.startswith("ray.data.read_"):
         return _ray(call)
     if name in _HTTP_GETS or (name in {"requests.request", "httpx.request"}

@@ -88,7 +88,7 @@ class Source:
     pattern: str  # the uri with template fields as `*`, what declarations are matched against
     kind: str
     sites: list[Site] = field(default_factory=list)
-    status: str = "undeclared"  # undeclared | placeholder | declared | internal | checked-in | fixture
+    status: str = "undeclared"  # undeclared | placeholder | declared | internal | checked-in | fixture | library
     declaration: Declaration | None = None
 
     @property
@@ -130,6 +130,7 @@ class Inventory:
             "undocumented": sum(1 for s in self.sources if not s.documented),
             "declared": sum(1 for s in self.sources if s.status == "declared"),
             "internal": sum(1 for s in self.sources if s.status in ("internal", "checked-in", "fixture")),
+            "library": sum(1 for s in self.sources if s.status == "library"),
             "unresolved_reads": len(self.unresolved),
             "unresolved": [cite(s.path, s.line, s.cell) for s in self.unresolved[:50]],
             "test_reads": self.test_reads,
@@ -183,6 +184,8 @@ def _sources_of(access: Access, value: Value) -> Iterator[tuple[str, str, str, b
         return iter(((name, name.lower(), "table", False),)) if name else iter(())
     if access.kind in ("path", "url", "model") and not _authority_known(value):
         return None
+    if access.kind == "library":
+        return iter(((render(value), render(value), "library", False),))
     if access.kind == "dataset":
         return iter(((f"hf://datasets/{render(value)}", f"hf://datasets/{render(value, _hole_pattern)}",
                       "dataset", False),))
@@ -389,6 +392,9 @@ class _Judge:
         if declared is not None:
             source.declaration = declared
             source.status = "declared" if declared.has_owner else "placeholder"
+        elif source.kind == "library":
+            # fetched and checked by the library at a version the dependency pins: listed, not reported
+            source.status = "library"
         elif any(self._written(source.pattern, write) for write in self.writes) or self._same_file_written(source):
             source.status = "internal"
         elif source.kind == "path" and all(self.shipped.provides(site.path, source.uri) for site in source.sites):

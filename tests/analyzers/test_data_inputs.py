@@ -277,3 +277,17 @@ def test_text_report_says_once_how_to_declare_inputs(tmp_path: Path, make_repo) 
     assert "--init" not in render_text(report, width=400, quiet=True)
     clean = scan(make_repo(tmp_path / "clean", {"job.py": "x = 1\n"}), Config(), use_cache=False, jobs=1)
     assert "--init" not in render_text(clean, width=400)
+
+
+def test_library_fetched_data_sets_are_listed_by_name_not_reported(tmp_path: Path, make_repo) -> None:
+    from paydown.analyzers.data_inputs.inventory import inventory_of
+
+    source = ("import nltk\nfrom sklearn.datasets import fetch_covtype\nfrom tensorflow import keras\n"
+              "from torchvision import datasets\n\nnltk.download('stopwords')\nforest = fetch_covtype()\n"
+              "(x, y), _ = keras.datasets.cifar10.load_data()\n"
+              "local = datasets.ImageFolder('photos')\nfetched = datasets.SVHN('cache', download=True)\n")
+    root = make_repo(tmp_path, {"job.py": source})
+    listed = {s.uri: s.status for s in inventory_of(root, Config(), use_cache=False).sources}
+    assert listed == {"library://nltk/stopwords": "library", "library://sklearn/covtype": "library",
+                      "library://keras/cifar10": "library", "library://torchvision/SVHN": "library"}
+    assert found(root) == set()
