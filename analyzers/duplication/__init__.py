@@ -109,6 +109,8 @@ FEATURE_LOGIC = Rule(
               **{f"jobs/{name}.py": "from pkg.io import load\n" + c.TRAIN + "\nbuild_features(load('x'))\n"
                  for name in ("daily", "weekly")}},
              (("PD302", "jobs/daily.py", 6),)),
+        Case("invalid-readers-differing-only-in-the-folder-they-read", {"data/images.py": c.READERS},
+             (("PD302", "data/images.py", 8),)),
         Case("valid-similar-tests", {"tests/test_a.py": c.TRAIN, "tests/test_b.py": c.TRAIN}),
         Case("valid-training-loop-in-nine-example-scripts",
              {f"examples/{name}/main.py": c.LOOP for name in ("mnist", "cifar", "gan", "vae", "rnn", "gcn", "gat",
@@ -174,7 +176,8 @@ def _accepted(found: _compare.Match, blocks: Sequence[tuple[str, str, str | None
 def _exported(copies: list[_report.Copy]) -> bool:
     """A notebook and the script exported from it (same name), the script not serving."""
     stems = {posixpath.splitext(c.path)[0] for c in copies}
-    return len(stems) == 1 and any(c.role == _roles.NOTEBOOK for c in copies) and not any(
+    notebooks = {c.path.endswith(".ipynb") for c in copies}
+    return len(stems) == 1 and notebooks == {True, False} and not any(
         c.reach in _roles.PREDICT_SIDE for c in copies)
 
 
@@ -392,5 +395,5 @@ def find_duplicated_feature_logic(snapshot: RepoSnapshot, config: Config) -> Ana
     return result
 
 
-ANALYZER = Analyzer(name="duplication", version="5", rules=RULES, find=find_duplicated_feature_logic,
+ANALYZER = Analyzer(name="duplication", version="6", rules=RULES, find=find_duplicated_feature_logic,
                     extract=_extract_facts)

@@ -301,3 +301,30 @@ def header(pantry, cuisine):
     line = f"Pantry: {pantry}\\nCuisine: {cuisine}\\nRecipe:"
     return pd.Series([line])
 '''
+
+# A training and a test dataset, each decoding and scaling images in place, reading from different folders.
+READERS = '''import cv2
+import numpy as np
+
+
+class TrainImages:
+    def __getitem__(self, index):
+        name, label = self.names[index], self.labels[index]
+        image = cv2.imread(f"{ROOT}/train/{name}", cv2.IMREAD_COLOR)
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype(np.float32)
+        image /= 255.0
+        if self.augment:
+            image = self.augment(image=image)["image"]
+        return image, label
+
+
+class TestImages:
+    def __getitem__(self, index):
+        name = self.names[index]
+        image = cv2.imread(f"{self.folder}/{name}", cv2.IMREAD_COLOR)
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype(np.float32)
+        image /= 255.0
+        if self.augment:
+            image = self.augment(image=image)["image"]
+        return name, image
+'''

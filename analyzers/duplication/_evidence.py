@@ -51,7 +51,7 @@ _FEATURE = re.compile(
     r"encode_ordinary|unsqueeze|permute|argmax|softmax|sigmoid)\b"
     r"|\btokeni[sz]er\w*\s*(?:\(|\.(?:encode|decode|batch_decode|__call__))"
     r"|\b(?:transforms|T|A)\.[A-Z]\w*\(|\bcv2\.(?:resize|cvtColor|imdecode|normalize|GaussianBlur)\b"
-    r"|\bImage\.(?:open|fromarray)\b|\.convert\(\s*['\"]RGB|/\s*255\b"
+    r"|\bImage\.(?:open|fromarray)\b|\.convert\(\s*['\"]RGB|/=?\s*255(?:\.0*)?\b"
     r"|\b(?:LabelEncoder|OneHotEncoder|OrdinalEncoder|StandardScaler|MinMaxScaler|RobustScaler|SimpleImputer|"
     r"CountVectorizer|TfidfVectorizer|PolynomialFeatures|train_test_split)\b"
     r"|\bfeatures?\b|\bfeature_\w+"

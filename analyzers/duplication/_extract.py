@@ -43,6 +43,10 @@ _KEYWORDS = frozenset(keyword.kwlist)
 _DATA_IMPORT = re.compile(r"^[ \t]*(?:import|from)[ \t][^\n]*\b(?:" + "|".join(sorted(_evidence.DATA_LIBRARIES))
                           + r"|torch|tensorflow|transformers|keras|datasets)\b", re.MULTILINE)
 _COPIED = re.compile(r"#\s*Copied from\b")
+# A file path or URL literal: where a copy reads its data from, not what it computes (two copies reading
+# different files are still copies).
+_PATH = re.compile(r"^[rRbBuUfF]{0,2}(['\"])(?:[^'\"\s]*/[^'\"\s]*|[^'\"\s]+\.(?:csv|tsv|json|jsonl|parquet|npz|npy|"
+                   r"pkl|pickle|txt|h5|hdf5|feather|jpg|jpeg|png|tif|tiff|bin|pt|pth|ckpt|zip|gz))\1$")
 # Bare expressions that only show or log something: dropped, so copies differing in them stay copies.
 _OUTPUT_ONLY = re.compile(
     r"^(?:(?:print|pprint|display|logger\.\w+|logging\.\w+|log\.\w+|warnings\.warn|wandb\.log|mlflow\.log_\w+)\s*\("
@@ -115,7 +119,8 @@ def normalise(code: str, aliases: frozenset[str]) -> tuple[str, str, int]:
             continue
         if kind in ("string", "number"):
             shape.append("S" if kind == "string" else "N")
-            exact.append(("-" if negate else "") + _canonical_string(text))
+            exact.append("PATH" if kind == "string" and _PATH.search(text) else
+                         ("-" if negate else "") + _canonical_string(text))
         elif kind == "name" and text not in _KEYWORDS:
             keyword_arg = following == "=" and depth > 0
             shape.append(text if previous == "." or keyword_arg else "V")

@@ -339,3 +339,13 @@ def test_two_functions_copied_together_are_one_finding(make_repo, tmp_path: Path
     report = _scan(make_repo, tmp_path, {"pkg/a.py": pair, "pkg/b.py": pair})
     (finding,) = [f for f in report.findings if f.rule_id.startswith("PD3")]
     assert "`build_features` and `build_all`" in finding.message
+
+
+def test_two_cells_of_one_notebook_are_not_a_notebook_and_its_script(make_repo, tmp_path: Path) -> None:
+    from paydown.analyzers.duplication import _cases as c
+
+    cleaning = c.notebook("import pandas as pd\n", c._CLEAN_CELL, "def show(x):\n    return x\n",
+                          c._CLEAN_CELL.replace("df", "frame"))
+    report = _scan(make_repo, tmp_path, {"houses.ipynb": cleaning})
+    (finding,) = [f for f in report.findings if f.rule_id.startswith("PD3")]
+    assert "exported" not in finding.message
