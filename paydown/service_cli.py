@@ -55,7 +55,7 @@ def _worker(settings: Any, *, burst: bool) -> int:
 
     from paydown.service import jobs
 
-    context = jobs.configure(settings)
+    context = jobs.init_worker(settings)
     # A work horse killed under a live worker (OOM) gets no failure callback from RQ: jobs.horse_killed does it.
     worker = Worker(context.queues.all(), connection=context.redis, work_horse_killed_handler=jobs.horse_killed)
     # The scheduler puts retried jobs back on their queue when their backoff interval has passed.

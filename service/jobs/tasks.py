@@ -23,10 +23,12 @@ from redis.client import Pipeline
 from rq import Callback, Retry, get_current_job
 from rq.job import Job
 
+from .. import backlog, review
 from .. import store as db
 from ..github import TRANSIENT_ERRORS, GitHubApp, GitHubError, InstallationClient
 from ..logs import fields
 from ..settings import Settings
+from ..store import CheckRun, Installation, Repository, Scan
 from . import scanning
 from .queues import KEY_PREFIX, JobLock, Queues, connect, job_is_live, queues_for, release_owned
 
@@ -42,17 +44,14 @@ class JobRequest:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-# kind -> (queue, function name in this module)
-JOB_KINDS: dict[str, tuple[str, str]] = {
-    "scan": ("scans", "run_scan"),
-    "install": ("scans", "run_install"),
-    "review": ("reviews", "run_review"),
-    "rerun": ("reviews", "run_rerun"),
-    "forget_installation": ("events", "run_forget_installation"),
-    "forget_repositories": ("events", "run_forget_repositories"),
-    "issue_event": ("events", "run_issue_event"),
-    "milestone_event": ("events", "run_milestone_event"),
-}
+@dataclass(frozen=True)
+class JobKind:
+    """A kind of job: the function a worker runs and the queue it waits in. `JOBS`, at the end of this module,
+    lists them all."""
+
+    name: str
+    queue: str
+    function: Callable[..., Any]
 
 
 def _latest_key(key: str) -> str:
@@ -137,13 +136,13 @@ def _live_job(pipe: Pipeline, marker: str) -> str | None:
 
 def _add_job(pipe: Pipeline, queues: Queues, request: JobRequest, job_id: str, delivery_id: str,
              settings: Settings | None) -> None:
-    queue_name, function = JOB_KINDS[request.kind]
+    kind = JOBS[request.kind]
     timeout = (settings.job_timeout_seconds if settings else 1800)
     retry = Retry(max=len(settings.retry_intervals), interval=list(settings.retry_intervals)) if settings \
         else Retry(max=3, interval=[10, 60, 300])
     pipe.set(_pending_key(request.key), job_id, ex=2 * timeout + 600)
-    queues.by_name(queue_name).enqueue_call(
-        f"paydown.service.jobs.{function}",
+    queues.by_name(kind.queue).enqueue_call(
+        kind.function,  # RQ stores its dotted name; paydown.service.jobs.<name> (the earlier one) resolves too
         kwargs={"key": request.key, **request.kwargs},
         job_id=job_id,
         timeout=timeout,
@@ -188,9 +187,10 @@ class JobContext:
 _context: JobContext | None = None
 
 
-def configure(settings: Settings, *, store: db.Store | None = None, connection: redis.Redis | None = None,
-              app: GitHubApp | None = None) -> JobContext:
-    """Build the worker's clients once per process (RQ forks a work horse per job; they inherit it)."""
+def init_worker(settings: Settings, *, store: db.Store | None = None, connection: redis.Redis | None = None,
+                app: GitHubApp | None = None) -> JobContext:
+    """The one set-up of a worker process: its settings, store, Redis and GitHub App, built once (RQ forks a work
+    horse per job; they inherit it). `paydown worker` calls it; a job run without it sets up from the environment."""
     global _context
     connection = connection if connection is not None else connect(settings)
     if store is None:
@@ -204,7 +204,7 @@ def configure(settings: Settings, *, store: db.Store | None = None, connection: 
 
 def context() -> JobContext:
     if _context is None:
-        return configure(Settings.from_env())
+        return init_worker(Settings.from_env())
     return _context
 
 
@@ -323,7 +323,6 @@ def _repository_row(session: Any, client: InstallationClient, installation_id: i
 
 
 def _installed(session: Any, installation_id: int) -> bool:
-    from ..store import Installation
 
     installation = session.get(Installation, installation_id)
     return installation is not None and not installation.suspended
@@ -398,8 +397,6 @@ def _scan(installation_id: int, repository: str, sha: str, ref: str | None, trig
 
 
 def _sync_backlog(ctx: JobContext, client: InstallationClient, repository: str, scan_id: int) -> None:
-    from .. import backlog
-    from ..store import Scan
 
     with repository_lock(_sync_lock(repository), ctx.settings.job_timeout_seconds), \
             ctx.store.session() as session:
@@ -450,7 +447,6 @@ def run_forget_installation(key: str, installation_id: int, suspended: bool = Fa
     ctx.app.forget_installation(installation_id)
     with ctx.store.session() as session:
         if suspended:
-            from ..store import Installation
 
             installation = session.get(Installation, installation_id)
             if installation is not None:
@@ -473,7 +469,6 @@ def run_review(key: str, installation_id: int, repository: str, pull_number: int
 
 
 def _review(installation_id: int, repository: str, pull_number: int, head_sha: str) -> Any:
-    from .. import review
 
     ctx = context()
     with ctx.store.session() as session:
@@ -493,7 +488,6 @@ def _review(installation_id: int, repository: str, pull_number: int, head_sha: s
         base_id = scanning.scan_commit(ctx.store, client, repo, pull.base_sha, ctx.settings, trigger="pull_request")
         if client.get_pull(repository, pull_number).head_sha != head_sha:
             return _superseded(ctx, client, repo, head_sha)
-        from ..store import Repository, Scan
 
         with repository_lock(_review_lock(repository, pull_number), ctx.settings.job_timeout_seconds), \
                 ctx.store.session() as session:
@@ -513,7 +507,6 @@ def _reason(err: BaseException) -> str:
 
 
 def _superseded(ctx: JobContext, client: InstallationClient, repo: Any, head_sha: str) -> None:
-    from .. import review
 
     with ctx.store.session() as session:
         review.supersede_check_run(session, client, session.merge(repo), head_sha)
@@ -521,7 +514,6 @@ def _superseded(ctx: JobContext, client: InstallationClient, repo: Any, head_sha
 
 
 def _fail_review_check(ctx: JobContext, kwargs: dict[str, Any], reason: str) -> None:
-    from .. import review
 
     client = ctx.client(int(kwargs["installation_id"]))
     with ctx.store.session() as session:
@@ -534,7 +526,6 @@ def run_rerun(key: str, installation_id: int, repository: str, head_sha: str,
               pull_numbers: list[int] | None = None) -> list[str]:
     """A person asked for the check again: review each pull request of that commit again. A fork's check suite
     names no pull request; the stored check run of that commit knows which one it was."""
-    from ..store import CheckRun
 
     _take_latest(key, {})
     ctx = context()
@@ -560,8 +551,7 @@ def run_rerun(key: str, installation_id: int, repository: str, head_sha: str,
 def run_issue_event(key: str, installation_id: int, repository: str, delivery_id: str, action: str,
                     issue: dict[str, Any], milestone: dict[str, Any] | None = None) -> None:
     """A person changed an issue: dismissal (closed as not planned) and sprint membership."""
-    from .. import backlog
-    from ..web import sprints
+    from ..web import sprints  # optional: a webhook-only deployment runs without the web package
 
     _take_latest(key, {})
     with context().store.session() as session:
@@ -574,7 +564,7 @@ def run_issue_event(key: str, installation_id: int, repository: str, delivery_id
 
 def run_milestone_event(key: str, installation_id: int, repository: str, delivery_id: str, action: str,
                         milestone: dict[str, Any]) -> None:
-    from ..web import sprints
+    from ..web import sprints  # optional: a webhook-only deployment runs without the web package
 
     _take_latest(key, {})
     with context().store.session() as session:
@@ -582,3 +572,17 @@ def run_milestone_event(key: str, installation_id: int, repository: str, deliver
         if repo is None:
             return
         sprints.on_milestone_event(session, repo, action, milestone, delivery_id)
+
+
+# ---------------------------------------------------------------- the registry: every kind, its function, its queue
+
+JOBS: dict[str, JobKind] = {kind.name: kind for kind in (
+    JobKind("scan", "scans", run_scan),
+    JobKind("install", "scans", run_install),
+    JobKind("review", "reviews", run_review),
+    JobKind("rerun", "reviews", run_rerun),
+    JobKind("forget_installation", "events", run_forget_installation),
+    JobKind("forget_repositories", "events", run_forget_repositories),
+    JobKind("issue_event", "events", run_issue_event),
+    JobKind("milestone_event", "events", run_milestone_event),
+)}

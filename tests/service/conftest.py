@@ -113,7 +113,7 @@ def job_context(service_settings: Any, service_store: Any, redis_conn: Any, wait
     from paydown.service.github import GitHubApp
 
     app = GitHubApp(service_settings, sleep=waits.append)
-    context = jobs.configure(service_settings, store=service_store, connection=redis_conn, app=app)
+    context = jobs.init_worker(service_settings, store=service_store, connection=redis_conn, app=app)
     yield context
     jobs.reset_context()
 
