@@ -17,7 +17,7 @@ from paydown.analyzers.base import Analyzer
 from paydown.analyzers.finding import Kind, Rule
 
 INFRASTRUCTURE = {"finding", "base", "config", "cst", "snapshot", "notebook", "workers", "runner", "report", "suppress",
-                  "__init__"}
+                  "terminal", "summary", "__init__"}
 KIND_OF_HUNDRED = {
     "1": Kind.DEAD_FLAG,
     "2": Kind.UNPINNED_DEPENDENCY,
