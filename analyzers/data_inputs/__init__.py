@@ -69,6 +69,15 @@ UNDOCUMENTED = Rule(
                         "    fetch(path, 'https://files.example.org/toy/vocab.json')\n"
                         "    with open(path) as handle:\n        return handle.read()\n",
         }, (("PD401", "etl.py", 7), ("PD401", "cache.py", 9))),
+        Case("path-returned-by-a-helper", {
+            "lake.py": "def orders_uri():\n    return 's3://lake/raw/orders.parquet'\n\n\n"
+                       "def table_uri(name):\n    return f's3://lake/raw/{name}.parquet'\n",
+            "etl.py": "import pandas as pd\n\nfrom lake import orders_uri, table_uri\n\n\n"
+                      "def rates_url():\n    return 'https://rates.example.org/daily.csv'\n\n\n"
+                      "def load():\n    orders = pd.read_parquet(orders_uri())\n"
+                      "    rates = pd.read_csv(rates_url())\n    items = pd.read_parquet(table_uri('items'))\n"
+                      "    return orders, rates, items\n",
+        }, (("PD401", "etl.py", 11), ("PD401", "etl.py", 12))),
         Case("declared-in-dvc", {"dvc.yaml": _DVC,
                                  "train.py": 'import pandas as pd\n\ndf = pd.read_csv("data/raw/customers.csv")\n'}),
         Case("declared-in-kedro-catalog", {

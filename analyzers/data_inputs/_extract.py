@@ -66,6 +66,7 @@ class FileFacts:
     instances: dict[str, str] = field(default_factory=dict)  # module-level `settings = Settings()`
     functions: dict[str, Signature] = field(default_factory=dict)
     calls: tuple[CallSite, ...] = ()
+    returns: dict[str, Value] = field(default_factory=dict)  # a function's one returned value, when it has one
     serving: bool = False  # the module answers requests: a web app, a Lambda handler, a serving deployment
 
 
@@ -102,7 +103,8 @@ class _File:
         self.scopes: dict[str, dict[str, Value]] = {}
         self.containers: dict[str, dict[str, cst.BaseExpression]] = {}  # scope -> name -> dict/list literal
         self.scope = ""
-        self.evaluator = Evaluator(parsed.code, self._lookup, self.canonical, parsed.path, self._held)
+        self.returns: dict[str, Value | None] = {}
+        self.evaluator = Evaluator(parsed.code, self._lookup, self.canonical, parsed.path, self._held, self._callee)
 
     # --- names ---------------------------------------------------------------------------------------------
     def canonical(self, name: str) -> str:
@@ -144,6 +146,25 @@ class _File:
             if not scope:
                 return None
             scope = scope.rpartition(".")[0]
+
+    def _callee(self, name: str) -> str | None:
+        """``module.function`` for a call by name to a function of this file or an imported one."""
+        if not name or name.split(".", 1)[0] in self.scopes.get(self.scope, {}):
+            return None
+        if name in self.functions:
+            return f"{self.module}.{name}"
+        head = name.split(".", 1)[0]
+        return self.canonical(name) if head in self.aliases and "." in self.canonical(name) else None
+
+    def _return(self, node: cst.Return, scope: str) -> None:
+        """A module-level function's returned value, kept when every return gives the same literal-led value."""
+        if not scope or "." in scope or scope not in self.functions or node.value is None:
+            return
+        value = self.evaluator.value(node.value)
+        usable = bool(value) and isinstance(value[0], str) and not any(
+            isinstance(part, tuple) and part[0] == "param" for part in value)
+        known = self.returns.get(scope, value) if scope in self.returns else value
+        self.returns[scope] = value if usable and known == value else None
 
     def _bind(self, scope: str, name: str, value: cst.BaseExpression | None) -> None:
         held = self.containers.setdefault(scope, {})
@@ -235,6 +256,8 @@ class _File:
                     if "." not in name:
                         self.scopes.setdefault(scope, {})[name] = self.evaluator.value(value)
                         self._bind(scope, name, value)
+            elif isinstance(node, cst.Return):
+                self._return(node, scope)
             elif isinstance(node, (cst.For, cst.CompFor, cst.WithItem, cst.NamedExpr)):
                 self._bind_unknown(node, scope)
             elif isinstance(node, cst.Call):
@@ -331,5 +354,6 @@ def extract_accesses(parsed: ParsedFile) -> FileFacts:
     file = _File(parsed)
     file.collect_module_names()
     reads, writes = file.collect_accesses()
+    returns = {name: value for name, value in file.returns.items() if value is not None}
     return FileFacts(file.module, tuple(reads), tuple(writes), file.constants, file.instances, file.functions,
-                     tuple(file.calls), file.serving)
+                     tuple(file.calls), returns, file.serving)

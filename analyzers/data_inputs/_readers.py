@@ -381,7 +381,7 @@ def classify_call(call: Call) -> list[Detected]:
                               and (string_value(call.arg(0, "method")) or "").upper() == "GET"):
         value = call.value(1 if name.endswith(".request") else 0, "url")
         first = value[0] if value else None
-        bound_later = isinstance(first, tuple) and first[0] in ("param", "imp")  # by a caller, or another module
+        bound_later = isinstance(first, tuple) and first[0] in ("param", "imp", "ret")  # by a caller, or another module
         if bound_later or (isinstance(first, str) and first.startswith(("http://", "https://", "ftp://"))):
             local = call.value(1, "filename", "out", "dst", "output", "path", "root") if name in _DOWNLOADS else None
             return [Detected("http", "url", value)] + ([Detected("http", "path", local, write=True)] if local else [])

@@ -37,6 +37,15 @@ class ModuleIndex:
         file = self.module(module) if module else None
         return (file.module, name) if file is not None and name in file.functions else None
 
+    def returned(self, module: str, function: str) -> Value | None:
+        """What ``module.function`` returns, when it always returns one value (``from pkg import helpers`` too)."""
+        file = self.module(module)
+        if file is not None and function in file.returns:
+            return file.returns[function]
+        key = self._function(f"{module}.{function}")
+        owner = self.module(key[0]) if key is not None else None
+        return owner.returns.get(function) if owner is not None else None
+
     def expand(self, value: Value, level: int = 0) -> list[Value]:
         """The value once per way its parameters are bound: each caller's argument, or the default when a caller
         leaves it out (or nothing in the repository calls the function: a command-line entry point)."""
@@ -99,8 +108,13 @@ class ModuleIndex:
         """The value with every ``imp`` ref replaced by what it names, or by a hole when it names nothing known."""
         out: list[Part] = []
         for part in value:
-            if isinstance(part, str) or part[0] != "imp":
+            if isinstance(part, str) or part[0] not in ("imp", "ret"):
                 out.append(part)
+                continue
+            if part[0] == "ret":
+                _, module, function, code = part
+                found = self.returned(module, function) if depth < _MAX_DEPTH else None
+                out.extend(self.resolve(found, depth + 1) if found is not None else hole(code))
                 continue
             _, module, dotted = part
             found = self.constant(module, dotted) if depth < _MAX_DEPTH else None

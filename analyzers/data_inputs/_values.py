@@ -20,6 +20,7 @@ Part = str | tuple[str, ...]
 Value = tuple[Part, ...]
 Lookup = Callable[[str], Value | None]
 Held = Callable[[str], cst.BaseExpression | None]
+Returned = Callable[[str], str | None]
 
 _IDENTITY_CALLS = frozenset({
     "str", "os.fspath", "os.path.abspath", "os.path.realpath", "os.path.normpath", "os.path.expanduser",
@@ -88,12 +89,14 @@ class Evaluator:
     """Evaluates expressions of one file; ``lookup`` answers names and dotted names, ``canonical`` imports."""
 
     def __init__(self, parsed_code: Callable[[cst.CSTNode], str], lookup: Lookup,
-                 canonical: Callable[[str], str], file_path: str, held: Held = lambda _: None) -> None:
+                 canonical: Callable[[str], str], file_path: str, held: Held = lambda _: None,
+                 function: Returned = lambda _: None) -> None:
         self.code = parsed_code
         self.lookup = lookup
         self.canonical = canonical
         self.file_path = file_path
         self.held = held  # the container literal a name is bound to (`data_files = {...}`), if any
+        self.function = function  # `module.function` of a repository function a name may call, if any
 
     def values(self, node: cst.CSTNode | None) -> list[Value]:
         """Each value a container literal holds (dict values, list, tuple or set items), directly or through a
@@ -186,6 +189,11 @@ class Evaluator:
             return self.value(args[0], depth)
         if name == "os.path.dirname" and len(args) == 1:
             return parent(self.value(args[0], depth))
+        callee = self.function(dotted_name(node.func)) if not node.args else None
+        if callee is not None:
+            # what a helper of the repository returns (`pd.read_csv(raw_path())`), looked up repository-wide
+            module, _, function = callee.rpartition(".")
+            return (("ret", module, function, self.code(node)),)
         if not isinstance(node.func, cst.Attribute):
             return None
         attr, receiver = node.func.attr.value, node.func.value
