@@ -220,7 +220,8 @@ UNSTABLE = Rule(
                            "    if data_path.endswith('.json'):\n"
                            "        return load_dataset('json', data_files=data_path)\n"
                            "    return load_dataset(data_path)\n",
-        }, (("PD402", "finetune.py", 7),)),
+            "legacy.py": "from nlp import load_dataset\n\nsummaries = load_dataset('acme-howto', 'all')\n",
+        }, (("PD402", "finetune.py", 7), ("PD402", "legacy.py", 3))),
         Case("file-of-a-git-branch-and-a-pinned-commit", {
             "fetch.py": "import pandas as pd\n\n"
                         "moving = pd.read_csv('https://github.com/acme/survey/raw/refs/heads/main/rows.csv')\n"

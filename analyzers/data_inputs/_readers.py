@@ -368,7 +368,7 @@ def classify_call(call: Call) -> list[Detected]:
     if name in _SIMPLE_SAVES:
         value = call.value(_SIMPLE_SAVES[name], "f", "file", "fname", "filename")
         return [Detected(root, "path", value, write=True)] if value else []
-    if name in ("datasets.load_dataset", "datasets.load.load_dataset"):
+    if name in ("datasets.load_dataset", "datasets.load.load_dataset", "nlp.load_dataset"):  # `nlp`: its old name
         return _hub(call)
     if name in _HUB_DOWNLOADS:
         return _hub_file(call)
