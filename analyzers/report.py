@@ -62,8 +62,8 @@ def _sarif_region(location: Location) -> dict[str, Any]:
     return region
 
 
-def _sarif_location(location: Location) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": quote(location.path), "uriBaseId": "%SRCROOT%"},
+def _sarif_location(location: Location, prefix: str = "") -> dict[str, Any]:
+    physical: dict[str, Any] = {"artifactLocation": {"uri": quote(prefix + location.path), "uriBaseId": "%SRCROOT%"},
                                 "region": _sarif_region(location)}
     result: dict[str, Any] = {"physicalLocation": physical}
     if location.cell is not None:
@@ -82,7 +82,9 @@ def _sarif_rule(rule: Rule) -> dict[str, Any]:
     }
 
 
-def render_sarif(report: Report) -> str:
+def render_sarif(report: Report, prefix: str = "") -> str:
+    """SARIF 2.1.0 for code scanning. ``prefix`` is the scanned folder's path inside its repository
+    (``ml/``), since code scanning reads every URI from the repository's root."""
     rules = list(ALL_RULES)
     index = {rule.id: i for i, rule in enumerate(rules)}
     results = []
@@ -92,13 +94,13 @@ def render_sarif(report: Report) -> str:
             "ruleIndex": index[finding.rule_id],
             "level": _LEVELS[finding.impact.priority],
             "message": {"text": finding.message},
-            "locations": [_sarif_location(finding.location)],
+            "locations": [_sarif_location(finding.location, prefix)],
             "partialFingerprints": {"paydown/v1": finding.fingerprint},
             "properties": {"symbol": finding.symbol, "impact": finding.impact.to_dict()},
         }
         if finding.related:
             result["relatedLocations"] = [
-                {"id": i, **_sarif_location(loc), "message": {"text": "another copy"}}
+                {"id": i, **_sarif_location(loc, prefix), "message": {"text": "another copy"}}
                 for i, loc in enumerate(finding.related, start=1)
             ]
         results.append(result)
@@ -106,7 +108,7 @@ def render_sarif(report: Report) -> str:
         {
             "level": "warning",
             "message": {"text": f"{problem.path}: {problem.reason}: {problem.message}"},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": quote(problem.path),
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": quote(prefix + problem.path),
                                                                      "uriBaseId": "%SRCROOT%"}}}],
             "descriptor": {"id": problem.reason},
             **({"properties": {"notebookCell": problem.cell}} if problem.cell is not None else {}),
@@ -117,7 +119,7 @@ def render_sarif(report: Report) -> str:
         {
             "level": "warning",
             "message": {"text": f"{warning.path}:{warning.line}: {warning.message}"},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": quote(warning.path),
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": quote(prefix + warning.path),
                                                                      "uriBaseId": "%SRCROOT%"},
                                                 **({"region": {"startLine": warning.line}}
                                                    if warning.cell is None else {})}}],

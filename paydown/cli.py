@@ -17,7 +17,7 @@ from paydown import __version__, service_cli
 from paydown.analyzers import ALL_RULES, rule_by_id, terminal
 from paydown.analyzers.config import CONFIG_FILE, Config, ConfigError, canonical_names, load_config, parse_config
 from paydown.analyzers.finding import Priority
-from paydown.analyzers.report import RENDERERS, render_text, rule_help
+from paydown.analyzers.report import RENDERERS, render_sarif, render_text, rule_help
 from paydown.analyzers.runner import Report, scan
 from paydown.analyzers.summary import render_summary
 from paydown.templating import environment
@@ -133,6 +133,15 @@ def _target(paths: Sequence[Path]) -> tuple[Path, tuple[str, ...]]:
     return root, tuple(path.relative_to(root).as_posix() for path in resolved)
 
 
+def _prefix_in_repository(root: Path) -> str:
+    """``ml/`` when ``root`` is the folder ml of a git repository, else ``""``: SARIF names files from the top."""
+    top = _git_top(root)
+    if top is None:
+        return ""
+    inside = root.resolve().relative_to(top).as_posix() if root.resolve().is_relative_to(top) else "."
+    return "" if inside == "." else f"{inside}/"
+
+
 def _only(report: Report, selected: tuple[str, ...]) -> None:
     """Keep the findings (primary location), errors and warnings inside the selected files and folders."""
     def inside(path: str) -> bool:
@@ -215,6 +224,8 @@ def _scan(args: argparse.Namespace) -> int:
         colour = args.output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
         width = terminal.terminal_width() if args.output is None else terminal.PIPE_WIDTH
         text = render_text(report, colour, width, quiet=args.quiet, statistics=args.statistics)
+    elif args.format == "sarif":
+        text = render_sarif(report, _prefix_in_repository(root))
     else:
         text = RENDERERS[args.format](report)
     if args.output:

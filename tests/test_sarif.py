@@ -126,3 +126,13 @@ def test_suppression_warnings_are_notifications_that_validate(validator, tmp_pat
     notifications = document["runs"][0]["invocations"][0]["toolExecutionNotifications"]
     assert [(n["descriptor"]["id"], n["level"]) for n in notifications] == [("unknown-suppression", "warning"),
                                                                             ("unused-suppression", "warning")]
+
+
+def test_a_folder_inside_a_repository_is_named_from_the_repositorys_top(capsys, tmp_path: Path, make_repo) -> None:
+    root = make_repo(tmp_path, {"ml/requirements.txt": "numpy>=1.2\n", "ml/src/broken.py": "def broken(:\n"})
+    assert main(["scan", str(root / "ml"), "--format", "sarif", "--no-cache", "-j", "1"]) == 0
+    run = json.loads(capsys.readouterr().out)["runs"][0]
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]}
+    assert uris == {"ml/requirements.txt"}, "code scanning reads URIs from the repository's root"
+    notified = run["invocations"][0]["toolExecutionNotifications"][0]["locations"][0]["physicalLocation"]
+    assert notified["artifactLocation"]["uri"] == "ml/src/broken.py"
