@@ -178,6 +178,29 @@ def _baseline_fingerprints(path: Path) -> set[str]:
     raise ConfigError(str(path), "", "not a paydown JSON or SARIF report")
 
 
+def _save(args: argparse.Namespace, root: Path, report: Report, config: Config) -> bool:
+    """`--save [--history N]`: store the scan (and past ones) for the web page; False when it could not."""
+    if args.history < 0:
+        raise ConfigError("command line", "--history", "must be 0 or more commits")
+    try:  # the service extra is optional: plain `paydown scan` works without it
+        from paydown.service.settings import SettingsError
+        from paydown.service.web.local import LocalScanError, save_from_cli
+    except ImportError as err:
+        print(f"paydown: --save needs the service extra ({err.name} is missing): "
+              "pip install 'paydown[service]'", file=sys.stderr)
+        return False
+    try:
+        saved, where = save_from_cli(root, report, config, history=args.history)
+    except (LocalScanError, SettingsError) as err:
+        print(f"paydown: could not save the scan: {err}", file=sys.stderr)
+        return False
+    print(f"paydown: saved {len(saved)} scan{'' if len(saved) == 1 else 's'} of {root.resolve()} to {where}; "
+          "`paydown serve` shows them", file=sys.stderr)
+    if args.history and len(saved) - 1 < args.history:
+        _say("fewer_commits", len(saved) - 1, args.history, root.resolve())
+    return True
+
+
 def _scan(args: argparse.Namespace) -> int:
     root, selected = _target(args.paths)
     config: Config = load_config(root, ALL_RULES, args.config)
@@ -195,27 +218,10 @@ def _scan(args: argparse.Namespace) -> int:
         return Exit.USAGE_OR_FATAL
     report: Report = scan(root, config, jobs=args.jobs or None, use_cache=not args.no_cache,
                           progress=_progress())
-    if selected:
+    if (args.save or args.history) and not _save(args, root, report, config):
+        return Exit.USAGE_OR_FATAL
+    if selected:  # after saving: the dashboard keeps the whole repository's scan
         _only(report, selected)
-    if args.save or args.history:
-        if args.history < 0:
-            raise ConfigError("command line", "--history", "must be 0 or more commits")
-        try:  # the service extra is optional: plain `paydown scan` works without it
-            from paydown.service.settings import SettingsError
-            from paydown.service.web.local import LocalScanError, save_from_cli
-        except ImportError as err:
-            print(f"paydown: --save needs the service extra ({err.name} is missing): "
-                  "pip install 'paydown[service]'", file=sys.stderr)
-            return Exit.USAGE_OR_FATAL
-        try:
-            saved, where = save_from_cli(root, report, config, history=args.history)
-        except (LocalScanError, SettingsError) as err:
-            print(f"paydown: could not save the scan: {err}", file=sys.stderr)
-            return Exit.USAGE_OR_FATAL
-        print(f"paydown: saved {len(saved)} scan{'' if len(saved) == 1 else 's'} of {root.resolve()} to {where}; "
-              "`paydown serve` shows them", file=sys.stderr)
-        if args.history and len(saved) - 1 < args.history:
-            _say("fewer_commits", len(saved) - 1, args.history, root.resolve())
     if baseline is not None:
         before = len(report.findings)
         report.findings = [f for f in report.findings if f.fingerprint not in baseline]
