@@ -111,6 +111,11 @@ FEATURE_LOGIC = Rule(
              (("PD302", "jobs/daily.py", 6),)),
         Case("invalid-readers-differing-only-in-the-folder-they-read", {"data/images.py": c.READERS},
              (("PD302", "data/images.py", 8),)),
+        Case("valid-summary-table-copied-into-a-worksheet", {"analyses/scratch.py": c.LAP_REPORT,
+                                                             "marts/laps.py": c.LAP_REPORT}),
+        Case("valid-stream-demo-whose-features-are-only-shown",
+             {"push.ipynb": c.notebook("import pandas as pd\n", c.STREAM_DEMO.format(n=1),
+                                       "def later(x):\n    return x\n", c.STREAM_DEMO.format(n=2))}),
         Case("valid-similar-tests", {"tests/test_a.py": c.TRAIN, "tests/test_b.py": c.TRAIN}),
         Case("valid-training-loop-in-nine-example-scripts",
              {f"examples/{name}/main.py": c.LOOP for name in ("mnist", "cifar", "gan", "vae", "rnn", "gcn", "gat",
@@ -395,5 +400,5 @@ def find_duplicated_feature_logic(snapshot: RepoSnapshot, config: Config) -> Ana
     return result
 
 
-ANALYZER = Analyzer(name="duplication", version="6", rules=RULES, find=find_duplicated_feature_logic,
+ANALYZER = Analyzer(name="duplication", version="7", rules=RULES, find=find_duplicated_feature_logic,
                     extract=_extract_facts)

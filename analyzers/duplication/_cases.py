@@ -328,3 +328,25 @@ class TestImages:
             image = self.augment(image=image)["image"]
         return name, image
 '''
+
+# A lap-time summary table: descriptive statistics, then the table's own formatting. A report, not features.
+LAP_REPORT = '''import pandas as pd
+
+
+def lap_report(laps, season):
+    laps["lap_seconds"] = laps["lap_ms"] / 1000
+    table = laps[laps["season"] == season].groupby("team")["lap_seconds"].describe()
+    table = table.sort_values(by="mean")
+    table.reset_index(inplace=True)
+    table.columns = table.columns.str.upper()
+    table["season"] = table["season"].astype(str)
+    return table
+'''
+# A stream job started and stopped, and stored features fetched only to be shown to the reader.
+STREAM_DEMO = '''job = source.writeStream.option("checkpointLocation", "/tmp/jobs/{n}/").start()
+job.awaitTermination(timeout=30)
+job.stop()
+features = store.get_online_features(features=["trips:count", "trips:miles"], entity_rows=[{{"rider": 7}}])
+show_features(features)
+finished = job.id
+'''

@@ -22,7 +22,7 @@ _PLUMBING = re.compile(
     r"|\.train\(\s*\)|\.eval\(\s*\)|no_grad|inference_mode|autocast|GradScaler|\bepochs?\b|\bglobal_step\b"
     r"|\w*KFold\(|\bfolds?\b|cross_val\w*|\bbatch_size\b"
     # losses and metrics
-    r"|\w*loss\w*|\bcriterion\b|\w*_score\(|mean_squared_error|mean_absolute_error|confusion_matrix"
+    r"|\w*loss\w*|\bcriterion\b|\w*_score\(|\b(?:spearmanr|pearsonr|kendalltau|corrcoef)\(|mean_squared_error|mean_absolute_error|confusion_matrix"
     r"|classification_report|\.describe\(|\bmetrics?\.|evaluate\.load|\bcorrect\b|\baccuracy\b|\bauc\b"
     # optimizer, scheduler, device, precision, distributed set-up
     r"|\boptim\w*\b|\bAdam\w*\(|\bSGD\(|lr_scheduler|\w*schedule\w*\(|\blearning_rate\b|\blr\b"
@@ -81,6 +81,18 @@ _PLUMBING_NAME = re.compile(
     r"(?i)loss|metric|criterion|plot|draw|visuali[sz]e|callback|logger|parse_args|get_args|set_?seed|optimi[sz]er|"
     r"scheduler|^forward$|^on_\w+|_step$|^configure_|^setup$|^seed|^validat|^evaluat|^eval_|_eval$|^benchmark")
 _PLUMBING_BASES = re.compile(r"\b(?:Module|LightningModule|Callback|TrainerCallback|Metric|_Loss|\w*Loss|Layer)\b")
+
+
+# Statements whose result is a report: summary statistics, metrics, correlations, plots. What is computed from
+# such a result (renaming its columns, resetting its index) is the report's formatting, not feature logic.
+_REPORT = re.compile(
+    r"\.describe\(|\b(?:spearmanr|pearsonr|kendalltau|corrcoef)\(|\.corr\(|\w+_score\(|mean_squared_error\("
+    r"|mean_absolute_error\(|confusion_matrix\(|classification_report\(|\bplt\.|\bsns\.|\.plot\(")
+
+
+def is_report(code: str) -> bool:
+    """A statement that computes a summary, metric, correlation or plot: its result is read, not fed to a model."""
+    return bool(_REPORT.search(code))
 
 
 def is_plumbing(code: str) -> bool:

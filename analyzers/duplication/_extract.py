@@ -49,13 +49,15 @@ _PATH = re.compile(r"^[rRbBuUfF]{0,2}(['\"])(?:[^'\"\s]*/[^'\"\s]*|[^'\"\s]+\.(?
                    r"pkl|pickle|txt|h5|hdf5|feather|jpg|jpeg|png|tif|tiff|bin|pt|pth|ckpt|zip|gz))\1$")
 # Bare expressions that only show or log something: dropped, so copies differing in them stay copies.
 _OUTPUT_ONLY = re.compile(
-    r"^(?:(?:print|pprint|display|logger\.\w+|logging\.\w+|log\.\w+|warnings\.warn|wandb\.log|mlflow\.log_\w+)\s*\("
+    r"^(?:(?:print|pprint|display|logger\.\w+|logging\.\w+|log\.\w+|warnings\.warn|wandb\.log|mlflow\.log_\w+"
+    r"|(?:print|show|display|plot|log)_\w+)\s*\("
     r"|[\w.\[\]'\"]+\.(?:head|tail|describe|info|shape|dtypes|columns|mean|std|sum|min|max|count|nunique|unique|"
     r"value_counts|plot|hist|show)\b[^=]*$|[\w.\[\]'\"]+$)")
 # Names a statement binds: assignment targets, loop and comprehension targets, `as` names.
 _BOUND = re.compile(r"^\s*([\w\s,()\[\]*]+?)\s*(?::[^=]+)?(?<![=!<>])=(?!=)|^\s*(\w+)\s*[-+*/%@&|^]+="
                     r"|\bfor\s+([\w\s,()]+?)\s+in\b|\bas\s+(\w+)|\blambda\s+([\w\s,*=]*?):")
 _NAME = re.compile(r"[^\W\d]\w*")
+_ASSIGNED = re.compile(r"^\s*([\w\s,.()\[\]'\"*]+?)\s*(?::[^=]+)?(?<![=!<>])=(?!=)")
 _IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]+)|import[ \t]+([^\n#;]+))",
                      re.MULTILINE)
 
@@ -372,6 +374,14 @@ def _whole_key(raw: _Raw, statements: Sequence[Statement]) -> int:
     return _digest(_renamed(raw.body, raw.params))
 
 
+def _targets(code: str) -> set[str]:
+    """The names a statement assigns to (``a``, ``a.columns``, ``a["x"]`` and ``a, b`` give their base names)."""
+    found = _ASSIGNED.match(code)
+    if found is None or re.search(r"\w\s*\(", found.group(1)):
+        return set()  # a call's keyword argument, not an assignment
+    return {part.strip().split(".")[0].split("[")[0].strip("()* ") for part in found.group(1).split(",")} - {""}
+
+
 def _finish(collector: _Collector) -> tuple[Block, ...]:
     pattern = _evidence.data_alias_pattern(collector.aliases)
     data_aliases = frozenset(collector.aliases)
@@ -382,10 +392,15 @@ def _finish(collector: _Collector) -> tuple[Block, ...]:
         if sum(bool(_SELF_ASSIGNMENT.match(code)) for _, _, code in raw.body) * 2 > len(raw.body):
             continue  # an __init__-style assignment list is state, not feature logic
         statements = []
+        reports: set[str] = set()  # names holding a report (a summary, metric or plot) and what derives from it
         for line, end_line, code in raw.body:
             shape, exact, tokens = normalise(code, data_aliases)
+            report = _evidence.is_report(code) or not reports.isdisjoint(_NAME.findall(code))
+            if report:
+                reports.update(_targets(code))
             statements.append(Statement(line, end_line, _digest(shape), _digest(exact), tokens,
-                                        _evidence.is_feature(code, pattern), _evidence.is_plumbing(code)))
+                                        not report and _evidence.is_feature(code, pattern),
+                                        report or _evidence.is_plumbing(code)))
         whole = _whole_key(raw, statements)
         if whole or sum(s.evidence for s in statements) >= 2:
             blocks.append(Block(raw.name, raw.start, raw.end, raw.copied, tuple(statements), whole, raw.role))
