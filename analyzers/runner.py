@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import time
@@ -44,9 +45,19 @@ class Report:
 
 
 def analyzers_version(analyzers: tuple[Analyzer, ...] = ANALYZERS) -> str:
-    """A hash of the analyzers' versions: a change invalidates every cached fact."""
-    text = ";".join(f"{a.name}={a.version}" for a in analyzers)
+    """A hash of the analyzers' versions and of their source: any change invalidates every cached fact, so facts
+    of an older layout are never read back (a version number someone forgot to raise cannot break a scan)."""
+    text = ";".join(f"{a.name}={a.version}" for a in analyzers) + ";" + source_digest(Path(__file__).parent)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@functools.cache
+def source_digest(folder: Path) -> str:
+    """A hash of every Python file below `folder`, by path and content."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*.py")):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _notebook_location(location: Location, file: SourceFile) -> Location:

@@ -120,3 +120,27 @@ def test_timeouts_are_not_cached(tmp_path: Path, make_repo, isolated_cache: Path
     report = analyze(take_snapshot(root), Config(), jobs=1, timeout=0.3)
     assert [e.reason for e in report.errors] == ["timeout"]
     assert _entries(isolated_cache) == []
+
+
+def test_the_cache_key_follows_the_analyzers_source(tmp_path: Path) -> None:
+    """A changed fact layout whose version number nobody raised must not read old facts back (it crashed a warm
+    scan once): the key hashes the analyzers' source as well as their versions."""
+    from paydown.analyzers.runner import source_digest
+
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "a.py").write_text("X = 1\n")
+    (package / "sub" / "b.py").write_text("Y = 2\n")
+    before = source_digest(package)
+    (package / "sub" / "b.py").write_text("Y = 3\n")
+    source_digest.cache_clear()
+    assert source_digest(package) != before
+    assert source_digest(package) == source_digest(package)
+
+
+def test_analyzers_version_changes_with_the_analyzers_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    from paydown.analyzers import runner
+
+    today = analyzers_version()
+    monkeypatch.setattr(runner, "source_digest", lambda folder: "another source")
+    assert analyzers_version() != today
