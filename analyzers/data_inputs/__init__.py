@@ -182,7 +182,8 @@ UNSTABLE = Rule(
     kind=Kind.UNDOCUMENTED_INPUT,
     summary="An undeclared input that moves under the model: a `latest`/`Production` alias instead of a version, "
             "another model's output (an MLflow `models:/` or `runs:/` URI, predictions or scores), a `SELECT *`, "
-            "a hub dataset without a pinned revision, or a read at import time in a serving module.",
+            "a hub dataset or model pulled by name without a pinned revision, or a read at import time in a "
+            "serving module.",
     why="Sculley et al., 'Unstable data dependencies' and 'Correction cascades': an input that changes without "
         "a version change changes the model's behaviour with no code change to review, and a model consuming "
         "another model's output inherits every retraining of it.",
@@ -228,6 +229,19 @@ UNSTABLE = Rule(
                         "pinned = pd.read_csv('https://raw.githubusercontent.com/acme/main-corpus/"
                         "9c1e5b7d2a4f6e8c0b1d3f5a7c9e1b3d5f7a9c1e/rows.csv')\n",
         }, (("PD402", "fetch.py", 3), ("PD401", "fetch.py", 4))),
+        Case("hub-model-by-name-without-a-revision", {
+            "tune.py": "from transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
+                       "base = 'acme-research/tiny-lm-1b'\ntokenizer = AutoTokenizer.from_pretrained(base)\n"
+                       "model = AutoModelForCausalLM.from_pretrained('acme-research/tiny-lm-2b', revision='8e1f0c2')\n",
+        }, (("PD402", "tune.py", 4), ("PD401", "tune.py", 5))),
+        Case("hub-model-the-repository-saves-or-holds", {
+            "train.py": "from transformers import AutoModel\n\n\ndef train(trainer):\n"
+                        "    trainer.save_model('poem-lm-small')\n    trainer.push_to_hub()\n\n\n"
+                        "def reload():\n    return AutoModel.from_pretrained('someone/poem-lm-small')\n\n\n"
+                        "def local():\n    return AutoModel.from_pretrained('checkpoints/best')\n\n\n"
+                        "def chosen(path):\n    return AutoModel.from_pretrained(path)\n",
+            "checkpoints/best/config.json": "{}\n",
+        }),
         Case("own-registered-model-and-read-inside-a-function", {
             "train.py": "import mlflow\n\n\ndef train(model):\n"
                         '    mlflow.sklearn.log_model(model, "model", registered_model_name="churn")\n',

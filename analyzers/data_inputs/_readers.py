@@ -42,6 +42,8 @@ _SPARK_READS = frozenset({"parquet", "csv", "json", "orc", "text", "load", "tabl
 _SPARK_WRITES = frozenset({"parquet", "csv", "json", "orc", "text", "save", "saveAsTable", "insertInto", "delta"})
 _HUB_DOWNLOADS = frozenset({"huggingface_hub.hf_hub_download", "huggingface_hub.snapshot_download",
                             "huggingface_hub.file_download.hf_hub_download"})
+# Libraries whose `X.from_pretrained(name)` pulls a model repository from the Hugging Face hub by name.
+_HUB_MODEL_LIBRARIES = frozenset({"transformers", "peft", "diffusers", "sentence_transformers"})
 _HUB_FORMATS = frozenset({"csv", "json", "parquet", "text", "arrow", "pandas", "imagefolder", "audiofolder",
                           "webdataset"})
 
@@ -375,6 +377,9 @@ def classify_call(call: Call) -> list[Detected]:
     library = _library_dataset(call, name)
     if library:
         return library
+    if attr == "from_pretrained" and root in _HUB_MODEL_LIBRARIES:
+        value = call.value(0, "pretrained_model_name_or_path", "model_id")
+        return [Detected(root, "hubmodel", value, pinned=call.has_keyword("revision"))] if value else []
     if name.startswith("ray.data.read_"):
         return _ray(call)
     if name in _HTTP_GETS or (name in {"requests.request", "httpx.request"}

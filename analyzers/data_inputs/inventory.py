@@ -6,6 +6,7 @@ import dataclasses
 import fnmatch
 import hashlib
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from ._extract import Access, FileFacts, extract_accesses
 from ._images import shipped_files
 from ._resolve import ModuleIndex
 from ._sql import HOLE_PREFIX, sql_tables, table_name
-from ._values import Value, render
+from ._values import Value, literal_text, render
 
 VERSION = "2"
 ANALYZER_NAME = "data_inputs"
@@ -41,6 +42,7 @@ _PREDICTION_WORDS = frozenset({"predictions", "prediction", "preds", "scores"})
 _SYSTEM_TABLES = ("pg_", "information_schema", "sqlite_", "sys.", "mysql.", "performance_schema")
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "[::1]"})
 _MEDIA_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".svg", ".ico", ".webp", ".mp4", ".mp3"})
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(?:/[A-Za-z0-9][\w.-]*)?")
 _BRANCHES = frozenset({"main", "master", "head", "develop"})
 # Credentials are configuration a person provisions, not data a model learns from.
 _SECRET_WORDS = frozenset({"credentials", "credential", "secret", "secrets", "token", "apikey", "netrc", "kaggle",
@@ -184,6 +186,11 @@ def _sources_of(access: Access, value: Value) -> Iterator[tuple[str, str, str, b
         return iter(((name, name.lower(), "table", False),)) if name else iter(())
     if access.kind in ("path", "url", "model") and not _authority_known(value):
         return None
+    if access.kind == "hubmodel":
+        name = literal_text(value)
+        if name is None or not _HUB_ID.fullmatch(name):
+            return None  # a local folder, a run-time choice, or a path: not a hub model by name
+        return iter(((f"hf://models/{name}", f"hf://models/{name}", "hubmodel", False),))
     if access.kind == "library":
         return iter(((render(value), render(value), "library", False),))
     if access.kind == "dataset":
@@ -308,6 +315,8 @@ def _unstable(access: Access, serving: bool, uri: str, kind: str, star: bool) ->
         return "SELECT * takes whatever columns the table has today"
     if kind == "dataset" and not access.pinned:
         return "a hub dataset without a pinned revision"
+    if kind == "hubmodel" and not access.pinned:
+        return "a hub model pulled by name without a pinned revision"
     if access.module_level and serving:
         return "read at import time in a serving module"
     return ""
@@ -392,6 +401,8 @@ class _Judge:
         if declared is not None:
             source.declaration = declared
             source.status = "declared" if declared.has_owner else "placeholder"
+        elif source.kind == "hubmodel" and self._local_model(source):
+            source.status = "internal"
         elif source.kind == "library":
             # fetched and checked by the library at a version the dependency pins: listed, not reported
             source.status = "library"
@@ -403,6 +414,23 @@ class _Judge:
             source.status = "fixture"
         elif source.kind == "path" and self._checked_in(source, source.sites[0].path):
             source.status = "checked-in"
+
+    def _local_model(self, source: Source) -> bool:
+        """A name `from_pretrained` may read as a folder: one the repository holds or writes (`save_pretrained`,
+        an output folder), beside the reader or at the root; or a hub id naming a model the repository saves."""
+        name = source.uri.removeprefix("hf://models/")
+        head = name.split("/", 1)[0]
+        folders = {""} | {site.path.rsplit("/", 1)[0] for site in source.sites if "/" in site.path}
+        for folder in folders:
+            for candidate in {name, head}:
+                if (self.root / folder / candidate).exists():
+                    return True
+        if any(write.lstrip("./").startswith((name, head + "/")) or write.lstrip("./") == head
+               for write in self.writes):
+            return True
+        # `org/run-name` where the repository saves a model into `run-name` (and pushes it): its own model
+        tail = name.rsplit("/", 1)[-1]
+        return "/" in name and any(write.rstrip("/").rsplit("/", 1)[-1] == tail for write in self.writes)
 
     def _same_file_written(self, source: Source) -> bool:
         """A local file whose name the repository writes somewhere: the folder differs only by a configurable
