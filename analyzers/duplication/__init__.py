@@ -116,6 +116,9 @@ FEATURE_LOGIC = Rule(
         Case("valid-stream-demo-whose-features-are-only-shown",
              {"push.ipynb": c.notebook("import pandas as pd\n", c.STREAM_DEMO.format(n=1),
                                        "def later(x):\n    return x\n", c.STREAM_DEMO.format(n=2))}),
+        Case("invalid-selection-and-one-encoding-repeated-to-publish-codes",
+             {"models/encode_players.py": c.ENCODE_PLAYERS, "models/player_codes.py": c.PLAYER_CODES},
+             (("PD302", "models/encode_players.py", 6),)),
         Case("valid-similar-tests", {"tests/test_a.py": c.TRAIN, "tests/test_b.py": c.TRAIN}),
         Case("valid-training-loop-in-nine-example-scripts",
              {f"examples/{name}/main.py": c.LOOP for name in ("mnist", "cifar", "gan", "vae", "rnn", "gcn", "gat",
@@ -160,11 +163,19 @@ def _feature_region(statements: Sequence[Statement]) -> bool:
     return feature >= max(2, len(statements) / 4) and feature >= 2 * plumbing
 
 
-def _core_kept(first: Sequence[Statement], second: Sequence[Statement]) -> bool:
-    """Two algorithms sharing a skeleton differ in their core steps: most feature steps must be equal too."""
-    mine = [s.exact for s in first if s.evidence]
-    theirs = {s.exact for s in second if s.evidence}
-    return 3 * sum(e in theirs for e in mine) >= 2 * len(mine)
+def _core_kept(first: Sequence[Statement], second: Sequence[Statement], first_block: Sequence[Statement] = (),
+               second_block: Sequence[Statement] = ()) -> bool:
+    """Two algorithms sharing a skeleton differ in their core steps: most feature steps of one copy must be in the
+    other too. A step is looked for in the other copy's whole function, since alignment by shape may pair it with
+    a like-shaped neighbour (``df['a'] = enc(df['a'])`` against ``df['c'] = enc(df['c'])``)."""
+    def kept(region: Sequence[Statement], other: Sequence[Statement]) -> bool:
+        mine = [s.exact for s in region if s.evidence]
+        theirs = {s.exact for s in other if s.evidence}
+        return 3 * sum(e in theirs for e in mine) >= 2 * len(mine)
+
+    if not (first_block and second_block):
+        first_block, second_block = first, second
+    return kept(first, second_block) or kept(second, first_block)
 
 
 def _accepted(found: _compare.Match, blocks: Sequence[tuple[str, str, str | None, Block]],
@@ -175,7 +186,8 @@ def _accepted(found: _compare.Match, blocks: Sequence[tuple[str, str, str | None
     if any(sum(s.tokens for s in region) < options["min_tokens"] or not _feature_region(region)
            for region in (first, second)):
         return False
-    return _exact_ratio(first, second) >= options["equal_share"] and _core_kept(first, second)
+    whole = [blocks[r.block][3].statements for r in (found.first, found.second)]
+    return _exact_ratio(first, second) >= options["equal_share"] and _core_kept(first, second, *whole)
 
 
 def _exported(copies: list[_report.Copy]) -> bool:

@@ -350,3 +350,30 @@ features = store.get_online_features(features=["trips:count", "trips:miles"], en
 show_features(features)
 finished = job.id
 '''
+
+# Player codes published by a second function that repeats the selection, the filter and one of the encodings.
+_PICK = '''    settings = {"min_games": 3, "source": "games"}
+    frame = frame.reset_index(drop=True)
+    picked = frame[["team", "player", "venue", "season", "active", "score"]]
+    picked = picked[(picked["active"] == 1) & (picked["season"] > 2019)]
+    encoder = LabelEncoder()
+'''
+ENCODE_PLAYERS = ('''import pandas as pd
+from sklearn.preprocessing import LabelEncoder
+
+
+def encode_players(frame):
+''' + _PICK + '''    picked["team"] = encoder.fit_transform(picked["team"])
+    picked["venue"] = encoder.fit_transform(picked["venue"])
+    picked["player"] = encoder.fit_transform(picked["player"])
+    return picked.drop(columns=["active"])
+''')
+PLAYER_CODES = ('''import pandas as pd
+from sklearn.preprocessing import LabelEncoder
+
+
+def player_codes(frame):
+''' + _PICK + '''    picked["player"] = encoder.fit_transform(picked["player"])
+    codes = pd.DataFrame({"player": encoder.classes_, "code": range(len(encoder.classes_))})
+    return codes
+''')
