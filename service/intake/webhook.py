@@ -9,7 +9,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 import redis
@@ -68,7 +68,13 @@ def verify_signature(body: bytes, header: str | None, secret: str) -> bool:
     return hmac.compare_digest(signature_of(body, secret).encode("ascii"), header.strip().encode("utf-8", "replace"))
 
 
-def parse_event(headers: Mapping[str, str], body: bytes) -> Event:
+class HeaderItems(Protocol):
+    """A delivery's headers as anything listing them: a dict, or Flask's request.headers."""
+
+    def items(self) -> Iterable[tuple[str, str]]: ...
+
+
+def parse_event(headers: HeaderItems, body: bytes) -> Event:
     """The event in a (verified) delivery. Raises BadDelivery(415) for a content type GitHub does not send,
     BadDelivery(400) for missing headers or a body that is not a JSON object.
 

@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Self
 
 from paydown.analyzers.snapshot import MAX_DEPTH
 
@@ -66,13 +66,13 @@ class _StrictTarInfo(tarfile.TarInfo):
     """A broken header after the first member ends tarfile's iteration silently; make it an error instead."""
 
     @classmethod
-    def frombuf(cls, buf: bytes, encoding: str, errors: str) -> tarfile.TarInfo:
+    def frombuf(cls, buf: bytes | bytearray, encoding: str, errors: str) -> Self:
         try:
             return super().frombuf(buf, encoding, errors)
-        except tarfile.EOFHeaderError:
+        except tarfile.EOFHeaderError:  # type: ignore[attr-defined]  # real, but not in typeshed
             raise
         except tarfile.HeaderError as err:
-            raise tarfile.SubsequentHeaderError(str(err)) from None
+            raise tarfile.SubsequentHeaderError(str(err)) from None  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager

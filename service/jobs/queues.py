@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -166,7 +166,7 @@ class JobLock:
         while True:
             if self.conn.set(self.key, self.token, nx=True, px=self._ttl_ms()):
                 return
-            held = self.conn.get(self.key)
+            held = cast("bytes | None", self.conn.get(self.key))  # the connection answers bytes
             if held is not None and self._abandoned(held.decode()) and self._replace(held):
                 log.info("lock taken over from a job that stopped", extra=fields(lock=self.name, holder=held.decode()))
                 return

@@ -103,7 +103,7 @@ def scan_commit(store: db.Store, client: InstallationClient, repo: Repository, s
             db.fail_scan(session, scan_id, f"GitHub refused the download: {err}")
         raise
     with store.session() as session:
-        row = db.finish_scan(session, session.get(Scan, scan_id), report, config_stats=config_stats(config))
+        row = db.finish_scan(session, session.get_one(Scan, scan_id), report, config_stats=config_stats(config))
         _attach_excerpts(row, found)
     log.info("scanned", extra=fields(repository=repo.full_name, sha=sha, findings=len(report.findings)))
     return scan_id

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis
 from redis.client import Pipeline
@@ -116,8 +116,8 @@ def _enqueue_watched(pipe: Pipeline, queues: Queues, requests: list[JobRequest],
     if once is not None:
         pipe.set(once, "queued", ex=once_seconds)
     pipe.execute()
-    for request, job_id in zip(requests, job_ids, strict=True):
-        if job_id is None:
+    for request, queued in zip(requests, job_ids, strict=True):
+        if queued is None:
             log.info("coalesced", extra=fields(key=request.key, delivery=delivery_id))
     return job_ids
 
@@ -359,7 +359,7 @@ def _note_scanning(repository: str, sha: str) -> None:
     if job is None:
         return
     conn, key = context().redis, _scanning_key(job.id)
-    earlier = conn.get(key)
+    earlier = cast("bytes | None", conn.get(key))  # the connection answers bytes
     if earlier and earlier.decode() != sha:
         _fail_unfinished_scan(context(), {"repository": repository, "sha": earlier.decode()},
                               db.superseded_reason(sha))
@@ -368,7 +368,7 @@ def _note_scanning(repository: str, sha: str) -> None:
 
 def _scanned_by(connection: redis.Redis, job: Job) -> str | None:
     try:
-        raw = connection.get(_scanning_key(job.id))
+        raw = cast("bytes | None", connection.get(_scanning_key(job.id)))
     except redis.RedisError:
         return None
     return raw.decode() if raw else None
@@ -388,6 +388,8 @@ def _scan(installation_id: int, repository: str, sha: str, ref: str | None, trig
     with ctx.store.session() as session:
         scan = db.scan_by_sha(session, repo.id, sha)
         repo_row = db.repository_by_name(session, repository)
+        if scan is None or repo_row is None:  # the repository was forgotten (uninstalled) while it was scanned
+            raise LookupError(f"{repository} is no longer in the store after its scan of {sha}")
         db.update_lifecycle(session, repo_row, scan)
         stale = db.supersede_unfinished(session, scan)
     if stale:
@@ -491,8 +493,8 @@ def _review(installation_id: int, repository: str, pull_number: int, head_sha: s
 
         with repository_lock(_review_lock(repository, pull_number), ctx.settings.job_timeout_seconds), \
                 ctx.store.session() as session:
-            head, base = session.get(Scan, head_id), session.get(Scan, base_id)
-            return review.review_pull_request(session, client, session.get(Repository, repo.id), pull, head, base,
+            head, base = session.get_one(Scan, head_id), session.get_one(Scan, base_id)
+            return review.review_pull_request(session, client, session.get_one(Repository, repo.id), pull, head, base,
                                               scanning.repo_config(head), ctx.settings, check_run_id=check_run_id)
     except TRANSIENT_ERRORS:
         raise

@@ -133,7 +133,7 @@ def start_check_run(session: Session, client: InstallationClient, repo: models.R
                     pull_number: int | None) -> int:
     """The `paydown` check run of this commit, in progress: the stored one while it is still in progress (a
     retried or duplicate job), else a new one (GitHub's way for a re-run: annotations of a run only add up)."""
-    progress = {"title": _render("check-title.txt.j2", state="in_progress").strip(),
+    progress: dict[str, Any] = {"title": _render("check-title.txt.j2", state="in_progress").strip(),
                 "summary": _render("progress.md.j2", short_sha=head_sha[:7]).strip()}
     row = _row(session, repo, head_sha)
     if row is not None and row.status == "in_progress":

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, inspect, select
+from sqlalchemy import Table, delete, func, inspect, select
 from sqlalchemy.orm import Session
 
 from paydown.analyzers.runner import Report
@@ -75,7 +75,7 @@ def finish_scan(session: Session, scan: Scan, report: Report, *, config_stats: d
             "data": finding.to_dict(),
         })
     if rows:
-        session.execute(ScanFinding.__table__.insert(), list(rows.values()))
+        session.execute(cast("Table", ScanFinding.__table__).insert(), list(rows.values()))
     stats = dict(report.stats)
     if config_stats is not None:
         stats["config"] = config_stats

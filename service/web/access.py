@@ -161,6 +161,13 @@ def _callback_url(settings: Settings) -> str:
     return settings.public_url.rstrip("/") + url_for("web.login_callback")
 
 
+def _secret_key() -> str | bytes:
+    key = current_app.secret_key
+    if key is None:  # the factory always sets one; an app built another way must too
+        raise RuntimeError("the app has no SECRET_KEY: sign-ins cannot be kept")
+    return key
+
+
 def token_cipher(secret_key: str | bytes) -> Fernet:
     """The cipher of viewers' GitHub tokens at rest: Fernet, its key HKDF-SHA256 of the app's secret key and a
     fixed label (so it is no other key derived from the secret key)."""
@@ -178,7 +185,7 @@ def _start_session(login: str, token: str) -> None:
     """After a sign-in: any session before is ended, and the cookie gets a new random id (no fixation)."""
     _end_session()
     session_id = secrets.token_urlsafe(32)
-    encrypted = token_cipher(current_app.secret_key).encrypt(token.encode()).decode("ascii")
+    encrypted = token_cipher(_secret_key()).encrypt(token.encode()).decode("ascii")
     with _db() as store_session:
         db.open_web_session(store_session, session_hash(session_id), login=login, encrypted_token=encrypted,
                             expires_at=utcnow() + SESSION_LIFETIME)
@@ -215,7 +222,7 @@ def _signed_in() -> WebSession | None:
 def _token(row: WebSession) -> str | None:
     """The viewer's GitHub token; None when it cannot be decrypted (the secret key changed: sign in again) or
     was encrypted longer than SESSION_LIFETIME ago (Fernet's own timestamp, whatever the row's expiry says)."""
-    cipher = token_cipher(current_app.secret_key)
+    cipher = token_cipher(_secret_key())
     try:
         return cipher.decrypt(row.encrypted_token.encode("ascii"), ttl=int(SESSION_LIFETIME.total_seconds())).decode()
     except InvalidToken:

@@ -162,11 +162,8 @@ def group(findings: Sequence[dict[str, Any]]) -> Sequence[Any]:
     """Backlog items from findings: the backlog helper's grouping when installed, else one item per finding."""
     try:
         from ..backlog import items_from_findings
-    except ImportError:
-        try:
-            from ..backlog import items_from_findings  # type: ignore[attr-defined,no-redef]
-        except ImportError:
-            return [_one(finding) for finding in findings]
+    except ImportError:  # a slim install without the backlog package
+        return [_one(finding) for finding in findings]
     return items_from_findings(findings)
 
 

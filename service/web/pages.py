@@ -53,6 +53,7 @@ bp = Blueprint("web", __name__)
 bp.after_request(security_headers)  # the app adds them too; this keeps them on an app made of this blueprint alone
 
 STATES = ("open", "sprint", "fixed", "dismissed", "all")
+_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 SORTS: dict[str, tuple[Callable[[BacklogItem], Any], bool]] = {  # key, descending by default
     "priority": (lambda i: (_RANK.get(i.priority, 0), i.score, i.interest_hours_per_month), True),
     "score": (lambda i: i.score, True),
@@ -63,7 +64,6 @@ SORTS: dict[str, tuple[Callable[[BacklogItem], Any], bool]] = {  # key, descendi
     "path": (lambda i: (i.path, i.line), False),
     "state": (lambda i: (i.state, i.milestone_number or 0), False),
 }
-_RANK = {"low": 0, "medium": 1, "high": 2}
 CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -206,7 +206,7 @@ def sprint(viewer: Viewer, full_name: str, number: int) -> Response:
         items = db.scalars(select(BacklogItem).where(BacklogItem.repository_id == repo.id,
                                                      BacklogItem.milestone_number == number))
         sha = _latest_sha(db, repo)
-        context = {"repo": _repo_view(repo), "sprint": _sprint_view(row), "chart": chart,
+        context: dict[str, Any] = {"repo": _repo_view(repo), "sprint": _sprint_view(row), "chart": chart,
                    "svg": Markup(charts.burndown_svg(chart)),
                    "items": [_item_view(repo, sha, i, {}) for i in sorted(items, key=_sort_key("priority"),
                                                                          reverse=True)],
@@ -283,7 +283,7 @@ def _linker(full_name: str, filters: dict[str, str]) -> Callable[..., str]:
             merged["dir"] = _flip(filters, changes["sort"])
         if merged.get("dir") == ("desc" if SORTS[merged.get("sort") or "priority"][1] else "asc"):
             merged.pop("dir")
-        query = {k: v for k, v in merged.items() if v and v != defaults.get(k)}
+        query: dict[str, Any] = {k: v for k, v in merged.items() if v and v != defaults.get(k)}
         return url_for(endpoint, full_name=full_name, **query)
 
     return link
@@ -354,7 +354,7 @@ def _github(repo: Repository, rest: str) -> str | None:
 def _repo_view(repo: Repository) -> dict[str, Any]:
     name = PurePosixPath(repo.local_path).name or repo.local_path if repo.local_path else repo.full_name
     return {"full_name": repo.full_name, "name": name, "local_path": repo.local_path,
-            "url": _github(repo, "").rstrip("/") if not repo.is_local else None}
+            "url": (_github(repo, "") or "").rstrip("/") or None}
 
 
 def _sprint_view(row: Sprint) -> dict[str, Any]:
