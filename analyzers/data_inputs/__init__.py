@@ -136,6 +136,12 @@ UNDOCUMENTED = Rule(
                         "def load(path):\n    with open(path) as handle:\n        return handle.read()\n",
         }),
         Case("extracted-member-hdf5-written-and-table-created-through-helpers", {
+            "graph.py": "import tarfile\n\nimport numpy as np\nimport requests\n\n\ndef nodes(folder='toygraph'):\n"
+                        "    return np.genfromtxt(f'{folder}/nodes.tsv')\n\n\n"
+                        "def fetch():\n"
+                        "    with requests.get('https://files.example.org/toygraph.tgz', stream=True) as r:\n"
+                        "        with tarfile.open(fileobj=r.raw, mode='r:gz') as archive:\n"
+                        "            archive.extractall()\n",
             "letters.py": "import zipfile\n\nimport h5py\nfrom scipy.io import loadmat\n\n\ndef process(archive):\n"
                           "    with zipfile.ZipFile(archive) as zf:\n        zf.extract('raw/letters.mat')\n"
                           "    data = loadmat('raw/letters.mat')\n"
@@ -148,7 +154,7 @@ UNDOCUMENTED = Rule(
                        "    cursor.execute(f'CREATE TABLE IF NOT EXISTS {table} (loaded_at TEXT)')\n\n\n"
                        "def run(cursor):\n    target = 'rides_raw'\n    latest(cursor, target)\n"
                        "    create(cursor, target)\n",
-        }),
+        }, (("PD401", "graph.py", 12),)),  # the archive's download, not the files unpacked from it
         Case("artifact-a-container-build-puts-beside-the-module", {
             "service/Dockerfile": "FROM python:3.12-slim@sha256:0f3a\nCOPY ./artifacts/ranker.tar.gz .\n"
                                   "RUN tar -xzf ranker.tar.gz\nCOPY ./handler/main.py ./\n"

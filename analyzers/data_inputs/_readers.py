@@ -311,7 +311,9 @@ def _extracted(call: Call, attr: str) -> list[Detected]:
     what is read from there afterwards is the repository's copy of a download reported where it is fetched."""
     folder = call.value(1 if attr == "extract" else 0, "path")
     if attr == "extractall":
-        return [Detected("archive", "path", folder, write=True)] if folder and not _leading_hole(folder) else []
+        if not folder or literal_text(folder) in ("", ".", "./"):
+            return [Detected("archive", "path", (".",), write=True)]  # into the working directory
+        return [Detected("archive", "path", folder, write=True)] if not _leading_hole(folder) else []
     member = call.value(0, "member")
     text = literal_text(member[-1:]) if member else None
     if not member or not text or "." not in text.rsplit("/", 1)[-1]:

@@ -333,6 +333,7 @@ class _Judge:
         self.sources: dict[str, Source] = {}
         self.writes: list[str] = []
         self.written_names: set[str] = set()  # file names the repository writes, wherever its paths point
+        self.unpacked_here: set[str] = set()  # modules that download an archive and unpack it in the working dir
         self._ignored = self._gitignore()
         self.shipped = shipped_files((path, file.text) for path, file in snapshot.files.items())
         self._tails: set[str] | None = None
@@ -349,6 +350,8 @@ class _Judge:
             if is_test_path(path):
                 continue
             for access in facts.writes:
+                if access.family == "archive" and access.value == (".",) and _downloads(facts, self.index):
+                    self.unpacked_here.add(path)
                 for value in self.index.expand(access.value):
                     self.written_names.update(_file_name(value, access.kind))
                     for uri, pattern, _kind, _star in _sources_of(access, value) or ():
@@ -406,14 +409,29 @@ class _Judge:
         elif source.kind == "library":
             # fetched and checked by the library at a version the dependency pins: listed, not reported
             source.status = "library"
-        elif any(self._written(source.pattern, write) for write in self.writes) or self._same_file_written(source):
+        elif self._internal(source):
             source.status = "internal"
-        elif source.kind == "path" and all(self.shipped.provides(site.path, source.uri) for site in source.sites):
-            source.status = "internal"  # put beside the module by the container build that ships it
         elif source.kind == "path" and _is_fixture(source.pattern):
             source.status = "fixture"
         elif source.kind == "path" and self._checked_in(source, source.sites[0].path):
             source.status = "checked-in"
+
+    def _internal(self, source: Source) -> bool:
+        """Written by the repository, unpacked from its own download, or put beside the module by the container
+        build that ships it."""
+        if any(self._written(source.pattern, write) for write in self.writes) or self._same_file_written(source):
+            return True
+        if source.kind != "path":
+            return False
+        return self._unpacked_by_its_reader(source) or all(
+            self.shipped.provides(site.path, source.uri) for site in source.sites)
+
+    def _unpacked_by_its_reader(self, source: Source) -> bool:
+        """A relative file read only by modules that download an archive and unpack it into the working directory
+        (`extractall()`): it came out of that archive, whose download is reported where it is fetched."""
+        if "://" in source.uri or source.uri.startswith(("/", "~", "../")):
+            return False
+        return all(site.path in self.unpacked_here for site in source.sites)
 
     def _local_model(self, source: Source) -> bool:
         """A name `from_pretrained` may read as a folder: one the repository holds or writes (`save_pretrained`,
@@ -480,6 +498,13 @@ class _Judge:
         self.inventory.sources = sorted(self.sources.values(), key=lambda s: (s.sites[0].path, s.sites[0].line,
                                                                               s.uri))
         return self.inventory
+
+
+def _downloads(facts: FileFacts, index: ModuleIndex) -> bool:
+    """The module fetches something from a literal http(s) URL, so that download is reported where it happens."""
+    return any(access.family == "http" and any(
+        isinstance(value[0], str) and value[0].startswith(("http://", "https://"))
+        for value in index.expand(access.value) if value) for access in facts.reads)
 
 
 def _file_name(value: Value, kind: str) -> set[str]:
