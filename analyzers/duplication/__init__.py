@@ -18,7 +18,7 @@ from ..config import Config
 from ..finding import AnalysisResult, Case, Finding, Kind, Risk, Rule
 from ..snapshot import RepoSnapshot
 from . import _cases as c
-from . import _compare, _report, _roles
+from . import _compare, _report, _roles, _template
 from ._extract import Block, FileFacts, Statement
 from ._extract import extract as _extract_facts
 from ._template import Template
@@ -64,6 +64,10 @@ PREPROCESSING = Rule(
              (("PD301", "houses.ipynb", 1),)),
         Case("invalid-prompt-template-rebuilt-at-inference", {"train.py": c.RECIPE_TRAIN, "serve.py": c.RECIPE_SERVE},
              (("PD301", "serve.py", 10),)),
+        Case("invalid-prompt-written-out-in-full-at-inference", {"train.py": c.QA_TRAIN, "smoke.py": c.QA_SMOKE},
+             (("PD301", "smoke.py", 5),)),
+        Case("valid-filled-prompt-only-written-to-a-file",
+             {"train.py": c.QA_TRAIN, "docs.py": c.QA_DOCS}),
         Case("valid-prompt-template-only-in-reports", {"report.py": c.RECIPE_REPORT}),
         Case("valid-prompt-template-in-two-lesson-folders",
              {f"lesson_{n}/{name}.py": text for n in (1, 2) for name, text in (("train", c.RECIPE_TRAIN),
@@ -230,8 +234,8 @@ def _deliberate(copies: list[_report.Copy], standalone: set[str]) -> str:
 
 
 def _judge(copies: list[_report.Copy], snapshot: RepoSnapshot, options: dict[str, dict[str, float]],
-           standalone: set[str], template: str = "") -> Finding | None:
-    """The finding of one group, or None; ``template`` is the skeleton of a prompt template the copies build."""
+           standalone: set[str], template: _report.Template | None = None) -> Finding | None:
+    """The finding of one group, or None; ``template`` is the prompt template the copies build, if they do."""
     rule = PREPROCESSING if len({c.role for c in copies}) > 1 else FEATURE_LOGIC
     serving = [c for c in copies if c.reach in _roles.PREDICT_SIDE]
     training = [c for c in copies if c.reach == _roles.TRAINING]
@@ -270,7 +274,7 @@ def _within_folders(copies: list[_report.Copy]) -> Iterator[list[_report.Copy]]:
             yield from _within_folders(members)
 
 
-def _template_groups(snapshot: RepoSnapshot) -> Iterator[tuple[str, list[_report.Copy]]]:
+def _template_groups(snapshot: RepoSnapshot) -> Iterator[tuple[str, list[_report.Copy], bool, str]]:
     """Prompt templates built from the same literal pieces in two functions or more, one of which passes the text
     to a tokenizer or generate call; within each lesson or example folder, the generating copy first."""
     by_skeleton: dict[str, dict[tuple[str, str], tuple[FileFacts, Template]]] = defaultdict(dict)
@@ -278,6 +282,17 @@ def _template_groups(snapshot: RepoSnapshot) -> Iterator[tuple[str, list[_report
         if isinstance(facts, FileFacts) and facts.skipped is None:
             for found in facts.templates:
                 by_skeleton[found.skeleton].setdefault((path, found.qualname), (facts, found))
+    # A prompt written out in full where the model is called, and the stored template it fills in by hand.
+    patterns = [(place, held) for skeleton, places in by_skeleton.items() if skeleton.startswith(_template.PATTERN)
+                for place, held in places.items()]
+    for skeleton, places in sorted(by_skeleton.items()):
+        if not skeleton.startswith(_template.FILLED):
+            continue
+        for place, (facts, found) in places.items():
+            filled = next((p for p in patterns if p[0] != place and found.generates
+                           and _template.fills(skeleton, p[1][1].skeleton)), None)
+            if filled is not None:
+                by_skeleton[filled[1][1].skeleton + "\0" + skeleton] = {place: (facts, found), filled[0]: filled[1]}
     for skeleton, places in sorted(by_skeleton.items()):
         if len(places) < 2 or not any(t.generates for _, t in places.values()):
             continue
@@ -289,7 +304,11 @@ def _template_groups(snapshot: RepoSnapshot) -> Iterator[tuple[str, list[_report
                                        (statement,), generates=found.generates))
         for members in _within_folders(copies):
             if any(c.generates for c in members):
-                yield skeleton, sorted(members, key=lambda c: (not c.generates, _report.order_key(c)))
+                pattern, _, filled = skeleton.partition("\0")
+                drift = "" if not filled or _template.crlf(filled) == _template.crlf(pattern) else (
+                    "its line endings already differ (\\r\\n in one, \\n in the other)")
+                shown = pattern.removeprefix(_template.PATTERN).removeprefix(_template.FILLED)
+                yield shown, sorted(members, key=lambda c: (not c.generates, _report.order_key(c))), bool(filled), drift
 
 
 def _clusters(members: list[int], accepted: dict[tuple[int, int], _compare.Match],
@@ -402,8 +421,8 @@ def find_duplicated_feature_logic(snapshot: RepoSnapshot, config: Config) -> Ana
         found = _judge(sorted(copies, key=_report.order_key), snapshot, options, standalone)
         if found is not None:
             result.findings.append(found)
-    for skeleton, copies in _template_groups(snapshot):
-        found = _judge(copies, snapshot, options, standalone, skeleton)
+    for skeleton, copies, filled, drift in _template_groups(snapshot):
+        found = _judge(copies, snapshot, options, standalone, _report.Template(skeleton, filled, drift))
         if found is not None:
             result.findings.append(found)
     result.stats = {"blocks": len(blocks), "fingerprints": fingerprints, "candidate_pairs": len(pairs),
@@ -412,5 +431,5 @@ def find_duplicated_feature_logic(snapshot: RepoSnapshot, config: Config) -> Ana
     return result
 
 
-ANALYZER = Analyzer(name="duplication", version="7", rules=RULES, find=find_duplicated_feature_logic,
+ANALYZER = Analyzer(name="duplication", version="8", rules=RULES, find=find_duplicated_feature_logic,
                     extract=_extract_facts)

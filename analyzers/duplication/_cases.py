@@ -377,3 +377,33 @@ def player_codes(frame):
     codes = pd.DataFrame({"player": encoder.classes_, "code": range(len(encoder.classes_))})
     return codes
 ''')
+
+# A question-answering fine-tune: the template is stored once for training, and a smoke test writes it out by hand.
+QA_TRAIN = '''from datasets import load_dataset
+
+QA_TEMPLATE = (
+    "You answer questions about the shop's return policy. Keep the answer short and polite.\\n\\n"
+    "### Question:\\n{question}\\n\\n### Answer:"
+)
+
+
+def to_text(row):
+    return {"text": QA_TEMPLATE.format_map(row) + row["answer"]}
+
+
+rows = load_dataset("json", data_files="qa.jsonl")["train"].map(to_text)
+'''
+QA_SMOKE = '''from transformers import AutoTokenizer
+
+
+def smoke_test(model, tokenizer):
+    prompt = (
+        "You answer questions about the shop's return policy. Keep the answer short and polite.\\n\\n"
+        "### Question:\\nCan I return shoes after a month?\\n\\n### Answer:"
+    )
+    ids = tokenizer(prompt, return_tensors="pt").input_ids
+    return tokenizer.decode(model.generate(ids)[0])
+'''
+# The same prompt written out only to show readers an example: no text reaches a model.
+QA_DOCS = QA_SMOKE.replace('''    ids = tokenizer(prompt, return_tensors="pt").input_ids
+    return tokenizer.decode(model.generate(ids)[0])''', '''    open("example.txt", "w").write(prompt)''')

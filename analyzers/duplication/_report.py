@@ -157,25 +157,43 @@ def build(rule: Rule, copies: list[Copy], snapshot: RepoSnapshot, risk: Risk, re
     )
 
 
-def build_template(rule: Rule, copies: list[Copy], snapshot: RepoSnapshot, risk: Risk, reason: str, skeleton: str,
-                   note: str = "") -> Finding:
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A prompt template the copies build: its text, whether one copy writes it out with its fields filled in,
+    and the drift already seen between them."""
+
+    text: str
+    filled: bool = False
+    drift: str = ""
+
+
+def build_template(rule: Rule, copies: list[Copy], snapshot: RepoSnapshot, risk: Risk, reason: str,
+                   template: Template, note: str = "") -> Finding:
     """The finding of a prompt template built by hand in several functions; ``copies[0]`` passes it to the model."""
     primary, others = copies[0], copies[1:]
-    shown = _clip(skeleton.replace("\n", "\\n"), 0)
-    message = (f"The model-input template {shown} is built by hand in {len(copies)} functions: "
-               f"{_places(snapshot, copies)}. The text {primary.block.qualname} gives the model must match what "
-               f"{'the other builds' if len(copies) == 2 else 'the others build'}, character for character.")
+    shown = _clip(template.text.replace("\n", "\\n"), 0)
+    if template.filled:
+        at = _where(snapshot, primary.path, primary.location.line)
+        message = (f"The prompt {primary.block.qualname} gives the model at {at} is the model-input template {shown} "
+                   f"written out by hand with its fields filled in: {_places(snapshot, copies)}. It must match the "
+                   "template character for character")
+        message += f", and {template.drift}." if template.drift else "."
+    else:
+        message = (f"The model-input template {shown} is built by hand in {len(copies)} functions: "
+                   f"{_places(snapshot, copies)}. The text {primary.block.qualname} gives the model must match what "
+                   f"{'the other builds' if len(copies) == 2 else 'the others build'}, character for character.")
     if len({c.role for c in copies}) > 1:
         roles = sorted({c.role for c in copies}, key=_ROLE_ORDER.index)
         message += f" Roles: {', '.join(roles)}" + (" (training/serving skew)." if risk is Risk.HIGH else ".")
     if note:
         message += f" Low priority: {note}."
     home = next((c for c in others if not c.generates), others[0])
-    fix = (f"Keep the template once, as a constant or a function in {home.path} ({home.block.qualname}), and "
+    held = "at module level" if home.block.qualname == "<module>" else home.block.qualname
+    fix = (f"Keep the template once, as a constant or a function in {home.path} ({held}), and "
            f"build the text with it in " + ", ".join(f"{c.path} ({c.block.qualname})" for c in copies if c is not home)
            + ".")
     return new_finding(
-        rule, primary.location, symbol=primary.block.qualname, message=message, anchor=skeleton,
+        rule, primary.location, symbol=primary.block.qualname, message=message, anchor=template.text,
         scope=primary.block.qualname, related=tuple(c.location for c in others), fix=fix,
         impact=Impact(effort_hours=round(0.5 + 0.25 * len(others), 2), risk=risk, risk_reason=reason,
                       interest_hours_per_month=round((0.1 if note else 0.2) * len(copies), 2)),

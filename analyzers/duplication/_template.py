@@ -22,6 +22,7 @@ GENERATION = re.compile(r"apply_chat_template|\btokeni[sz]er\w*\s*\(|\.generate\
                         r"\.(?:encode|encode_plus|batch_encode_plus|chat|complete|completions?\.create)\(")
 _WORD = re.compile(r"[A-Za-z]{3,}")
 _FORMAT_FIELD = re.compile(r"\{(\w*)[^{}]*\}")
+_FIELD = re.compile(r"\{\w*[^{}]*\}")
 _MIN_PLACEHOLDERS = 2
 
 
@@ -47,8 +48,21 @@ def _placeholder(expression: cst.BaseExpression) -> str | None:
     return None
 
 
+def _spaces(text: str) -> str:
+    return re.sub(r"[ \t]+", " ", text)
+
+
 def _fold(text: str) -> str:
-    return re.sub(r"[ \t]+", " ", text.replace("\\r\\n", "\\n").replace("\r\n", "\n"))
+    return _spaces(_line_endings(text))
+
+
+def _line_endings(text: str) -> str:
+    return text.replace("\\r\\n", "\\n").replace("\r\n", "\n")
+
+
+def crlf(text: str) -> bool:
+    """True when a literal's source writes Windows line endings."""
+    return "\\r\\n" in text or "\r\n" in text
 
 
 def _skeleton(node: cst.CSTNode) -> str | None:
@@ -78,16 +92,69 @@ def _skeleton(node: cst.CSTNode) -> str | None:
 
 
 _TEMPLATE_NODES = m.FormattedString() | m.Call(func=m.Attribute(value=m.SimpleString(), attr=m.Name("format")))
+# A prompt written out in full, or a stored template (``{field}`` placeholders filled later by format_map), is
+# compared by its words: at least this many in its literal text.
+_PROSE_WORDS = 8
+FILLED = "filled:"  # prefix of a prompt written out in full (no placeholders)
+PATTERN = "pattern:"  # prefix of a stored template with placeholders
+
+
+def _literal(node: cst.CSTNode) -> str | None:
+    """The source text of a plain string literal (implicit concatenation joined), or None for anything else."""
+    if isinstance(node, cst.SimpleString):
+        return node.raw_value
+    if isinstance(node, cst.ConcatenatedString):
+        left, right = _literal(node.left), _literal(node.right)
+        return None if left is None or right is None else left + right
+    return None
+
+
+def _prose(node: cst.CSTNode) -> str | None:
+    """A long literal: ``pattern:`` + a template with placeholders, or ``filled:`` + a prompt written out."""
+    text = _literal(node)
+    if text is None or len(_WORD.findall(_FORMAT_FIELD.sub(" ", text))) < _PROSE_WORDS:
+        return None
+    fields = _FORMAT_FIELD.findall(text)
+    if fields and all(fields):
+        return PATTERN + _spaces(text)
+    return None if fields else FILLED + _spaces(text)
+
+
+def pieces(pattern: str) -> list[str]:
+    """A stored template's literal pieces, in order, without the text around them."""
+    return [piece.strip() for piece in _FIELD.split(_line_endings(pattern.removeprefix(PATTERN))) if piece.strip()]
+
+
+def fills(filled: str, pattern: str) -> bool:
+    """True when a prompt written out in full is the template with its fields filled in."""
+    text, at = _line_endings(filled.removeprefix(FILLED)), 0
+    for piece in pieces(pattern):
+        at = text.find(piece, at)
+        if at < 0:
+            return False
+        at += len(piece)
+    return True
 
 
 def templates(small: cst.BaseSmallStatement, code: str) -> list[str]:
-    """The skeletons of the templates a statement builds; none in a statement that prints, logs or sets up."""
-    if ("f'" not in code and 'f"' not in code and ".format(" not in code) or _evidence.is_plumbing(code):
+    """The skeletons of the templates a statement builds, and its long prompt literals (``filled:``/``pattern:``);
+    none in a statement that prints, logs or sets up."""
+    if _evidence.is_plumbing(code) or not ("'" in code or '"' in code):
         return []
     found = []
-    for node in m.findall(small, _TEMPLATE_NODES):
-        literal = node.func.value if isinstance(node, cst.Call) else node  # type: ignore[attr-defined]
-        skeleton = _skeleton(literal)
-        if skeleton is not None:
-            found.append(skeleton)
+    if "f'" in code or 'f"' in code or ".format(" in code:
+        for node in m.findall(small, _TEMPLATE_NODES):
+            literal = node.func.value if isinstance(node, cst.Call) else node  # type: ignore[attr-defined]
+            skeleton = _skeleton(literal)
+            if skeleton is not None:
+                found.append(skeleton)
+    joined = m.findall(small, m.ConcatenatedString())
+    inside = {id(part) for whole in joined for part in m.findall(whole, m.SimpleString() | m.ConcatenatedString())
+              if part is not whole}
+    for node in m.findall(small, m.SimpleString() | m.ConcatenatedString()):
+        if id(node) in inside or (isinstance(node, cst.SimpleString) and len(node.value) < 40):
+            continue
+        prose = _prose(node)
+        if prose is not None:
+            found.append(prose)
     return found
