@@ -396,6 +396,7 @@ class Finding:
     line: int
     symbol: str
     message: str
+    related: tuple[tuple[str, int], ...] = ()  # the finding's other places (path [cell N], line), e.g. other reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,6 +469,10 @@ def scan(paydown: Sequence[str], entry: RepoEntry, target: Path, cache_dir: Path
             line=int(item["line"]),
             symbol=item.get("symbol") or "",
             message=item["message"],
+            related=tuple(
+                (loc["path"] + (f" cell {loc['cell']}" if loc.get("cell") else ""), int(loc["line"]))
+                for loc in item.get("locations", [])[1:]
+            ),
         )
         for item in data.get("findings", [])
     )
@@ -586,6 +591,16 @@ def match(
             continue
         outcomes.append(Outcome(finding, "unlabelled", "", ""))
 
+    # A miss that a right finding names among its other places (a second read of a source reported once) is found.
+    right = [o.finding for o in outcomes if o.verdict in ("true", "judgment")]
+    for m in labels.misses:
+        if m.index not in found_misses and any(
+            f.kind == m.kind
+            and (m.rule is None or m.rule == f.rule)
+            and any(path == m.path and abs(line - m.line) <= LINE_SLACK for path, line in f.related)
+            for f in right
+        ):
+            found_misses.add(m.index)
     misses = [
         Miss(labels.repo, m.kind, m.rule or "", m.path, m.line, m.reason)
         for m in labels.misses
