@@ -20,7 +20,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from .. import store as db
 from ..jobs import KEY_PREFIX, AlreadyQueued, JobRequest, enqueue_once, get_queues
 from ..logs import fields
-from ..policy import SETTINGS_KEY
+from ..policy import CHECK_NAME, SETTINGS_KEY
 from ..settings import Settings
 
 log = logging.getLogger("paydown.webhook")
@@ -29,7 +29,6 @@ bp = Blueprint("webhook", __name__)
 
 SEEN_SECONDS = 7 * 24 * 3600
 READ_CHUNK = 64 * 1024
-CHECK_NAME = "paydown"  # the check run review/checks.py creates (CHECK_NAME there; a test keeps them equal)
 ZERO_SHA = "0" * 40
 _DELIVERY_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _EVENT_NAME = re.compile(r"^[a-z0-9_]{1,64}$")

@@ -13,12 +13,12 @@ from paydown.analyzers.finding import Priority
 from paydown.templating import render
 
 from ..github import Annotation, InstallationClient
+from ..policy import CHECK_NAME
 from ..store import models
 from . import diffs
 from .plan import Classification, ReviewPlan
 from .text import _finding_context, _Links, _render, _rule_context, hours
 
-CHECK_NAME = "paydown"
 SUMMARY_LIMIT = 65_535  # GitHub's cap on a check run's summary and text
 ANNOTATION_MESSAGE_LIMIT = 64_000
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.util import identity_key
 
+from ..git import run_git
 from ..github import InstallationRecord, RepoRecord
 from ..policy import STORE_KEY
 from ._sql import _insert, _inserted
@@ -300,11 +301,10 @@ def _git_branch(path: Path) -> str:
     for args, prefix in ((["symbolic-ref", "--short", "refs/remotes/origin/HEAD"], "origin/"),
                          (["symbolic-ref", "--short", "HEAD"], "")):
         try:
-            done = subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True, timeout=10,
-                                  check=False)
+            done = run_git(path, *args, timeout=10)
         except (OSError, subprocess.SubprocessError):
             return "main"
-        name = done.stdout.strip()
+        name = done.stdout.decode("utf-8", "replace").strip()
         if done.returncode == 0 and name:
             return name.removeprefix(prefix)
     return "main"

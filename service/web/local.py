@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import tempfile
@@ -20,15 +19,13 @@ from paydown.analyzers.config import Config
 from paydown.analyzers.runner import Report, scan
 
 from .. import store as db
+from ..git import SAFE_OPTIONS, TIMEOUT_SECONDS, run_git
 from ..store import BacklogItem, Repository, Scan, ScanFinding
 from .sprints import parse_time
 
-GIT_TIMEOUT_SECONDS = 120
+GIT_TIMEOUT_SECONDS = TIMEOUT_SECONDS
 MAX_BLOB_BYTES = 50 * 1024 * 1024  # larger files are data, not code; the analyzers would skip them anyway
-# The scanned repository's own configuration must not run anything: no fsmonitor, hooks, pager or gpg.
-# (Nor filters: files are read as raw blobs, never through checkout, archive or status.)
-GIT_SAFE = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.pager=cat",
-            "-c", "log.showSignature=false", "-c", "protocol.allow=never")
+GIT_SAFE = SAFE_OPTIONS  # the scanned repository's own configuration runs nothing (service/git.py)
 
 
 class LocalScanError(Exception):
@@ -189,10 +186,8 @@ def _copy_item(row: BacklogItem, item: Any, seen_at: datetime) -> None:
 
 
 def _git(cwd: Path, *args: str, stdin: bytes | None = None, text: bool = True) -> Any:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0", "GIT_PAGER": "cat"}
     try:
-        done = subprocess.run(["git", *GIT_SAFE, *args], cwd=cwd, input=stdin, capture_output=True, env=env,
-                              timeout=GIT_TIMEOUT_SECONDS, check=False)
+        done = run_git(cwd, *args, stdin=stdin, timeout=GIT_TIMEOUT_SECONDS)
     except (OSError, subprocess.SubprocessError) as err:
         raise LocalScanError(f"git could not run: {err}") from None
     if done.returncode != 0:

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..policy import PAYDOWN_LABEL
 from ..store import BacklogItem, Repository, Sprint, SprintEvent
 
-PAYDOWN_LABEL = "paydown"
 MAX_DAYS = 400  # a chart longer than a year is unreadable; later days are cut off
 
 
