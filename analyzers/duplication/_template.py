@@ -13,7 +13,6 @@ import re
 from typing import NamedTuple
 
 import libcst as cst
-import libcst.matchers as m
 
 from . import _evidence
 
@@ -23,6 +22,7 @@ GENERATION = re.compile(r"apply_chat_template|\btokeni[sz]er\w*\s*\(|\.generate\
 _WORD = re.compile(r"[A-Za-z]{3,}")
 _FORMAT_FIELD = re.compile(r"\{(\w*)[^{}]*\}")
 _FIELD = re.compile(r"\{\w*[^{}]*\}")
+_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
 _MIN_PLACEHOLDERS = 2
 
 
@@ -91,7 +91,6 @@ def _skeleton(node: cst.CSTNode) -> str | None:
     return _fold(text)
 
 
-_TEMPLATE_NODES = m.FormattedString() | m.Call(func=m.Attribute(value=m.SimpleString(), attr=m.Name("format")))
 # A prompt written out in full, or a stored template (``{field}`` placeholders filled later by format_map), is
 # compared by its words: at least this many in its literal text.
 _PROSE_WORDS = 8
@@ -136,25 +135,38 @@ def fills(filled: str, pattern: str) -> bool:
     return True
 
 
+def _strings(node: cst.CSTNode, out: list[tuple[cst.CSTNode, bool]]) -> list[tuple[cst.CSTNode, bool]]:
+    """The outermost string literals under a node (a concatenation is one literal), f-strings included, each
+    with whether it is a template: an f-string, or the receiver of ``.format(...)``."""
+    if isinstance(node, cst.FormattedString):
+        out.append((node, True))
+    elif isinstance(node, cst.SimpleString) or (isinstance(node, cst.ConcatenatedString) and _literal(node)):
+        out.append((node, False))
+    elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "format" \
+            and isinstance(node.func.value, cst.SimpleString):
+        out.append((node.func.value, True))
+        for arg in node.args:
+            _strings(arg, out)
+    else:
+        for child in node.children:
+            _strings(child, out)
+    return out
+
+
 def templates(small: cst.BaseSmallStatement, code: str) -> list[str]:
     """The skeletons of the templates a statement builds, and its long prompt literals (``filled:``/``pattern:``);
     none in a statement that prints, logs or sets up."""
-    if _evidence.is_plumbing(code) or not ("'" in code or '"' in code):
+    formats = "f'" in code or 'f"' in code or ".format(" in code
+    if not (formats or len(_WORD.findall("".join(_QUOTED.findall(code)))) >= _PROSE_WORDS) \
+            or _evidence.is_plumbing(code):
         return []
     found = []
-    if "f'" in code or 'f"' in code or ".format(" in code:
-        for node in m.findall(small, _TEMPLATE_NODES):
-            literal = node.func.value if isinstance(node, cst.Call) else node  # type: ignore[attr-defined]
-            skeleton = _skeleton(literal)
-            if skeleton is not None:
-                found.append(skeleton)
-    joined = m.findall(small, m.ConcatenatedString())
-    inside = {id(part) for whole in joined for part in m.findall(whole, m.SimpleString() | m.ConcatenatedString())
-              if part is not whole}
-    for node in m.findall(small, m.SimpleString() | m.ConcatenatedString()):
-        if id(node) in inside or (isinstance(node, cst.SimpleString) and len(node.value) < 40):
-            continue
-        prose = _prose(node)
-        if prose is not None:
-            found.append(prose)
+    for node, template in _strings(small, []):
+        text = _skeleton(node) if template else _prose(node)
+        if text is not None:
+            found.append(text)
+        if template and isinstance(node, cst.SimpleString):
+            prose = _prose(node)  # a stored-looking template formatted in place is still prose to compare
+            if prose is not None:
+                found.append(prose)
     return found
