@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from enum import IntEnum
 from pathlib import Path
 
-from paydown import __version__, service_cli
+from paydown import __version__, fix_cli, service_cli
 from paydown.analyzers import ALL_RULES, rule_by_id, terminal
 from paydown.analyzers.config import CONFIG_FILE, Config, ConfigError, canonical_names, load_config, parse_config
 from paydown.analyzers.finding import Priority
@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     summary = commands.add_parser("summary", help="a Markdown summary of a saved JSON report (GitHub job summary)")
     summary.add_argument("report", type=Path, help="a report saved by `paydown scan --format json`")
     summary.add_argument("--baseline", type=Path, help="a saved JSON or SARIF report: list the findings not in it")
+    fix_cli.add_command(commands)
     service_cli.add_commands(commands)
     return parser
 
@@ -302,6 +303,7 @@ def _explain(name: str) -> int:
         print(f"paydown: unknown rule {name!r} (see `paydown rules`)", file=sys.stderr)
         return Exit.USAGE_OR_FATAL
     sys.stdout.write(rule_help(rule))
+    sys.stdout.write(fix_cli.fix_note(rule.id))
     return Exit.CLEAN
 
 
@@ -332,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _rules()
         if args.command == "inputs":
             return _inputs(args)
+        if args.command == "fix":
+            return fix_cli.run(args, _names)
         if args.command == "summary":
             return _summary(args)
         if args.command in service_cli.SERVICE_COMMANDS:

@@ -1,0 +1,146 @@
+"""Pin a dependency (PD201, PD202): to the version a lock or constraints file gives, else to the newest release
+the current specifier allows on the package index; a line-exact edit that keeps comments, markers and order."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from paydown.analyzers.finding import Finding
+
+from ._index import IndexUnavailable, PackageIndex, lowest_python, newest_allowed
+from ._locks import LockedVersions
+from ._model import Leave, Workspace
+
+_QUOTED = re.compile(r"""(["'])([^"'\n]+)\1""")
+_TOKEN = re.compile(r"[^\s;&|]+")
+_NAME = re.compile(r"\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?\s*")
+
+
+@dataclass(slots=True)
+class PinContext:
+    """What pinning needs across findings: the repository's locks, the index, and each folder's requires-python."""
+
+    root: Path
+    index: PackageIndex
+    locks: LockedVersions | None = None
+    _pythons: dict[str, Version | None] = field(default_factory=dict)
+
+    def locked(self, manifest: str, name: str) -> tuple[str, str] | None:
+        if self.locks is None:
+            self.locks = LockedVersions(self.root)
+        return self.locks.version(manifest, name)
+
+    def python_floor(self, manifest: str) -> Version | None:
+        """The oldest Python the nearest pyproject.toml (the manifest's folder, then up) admits."""
+        folder = posixpath.dirname(manifest)
+        if folder not in self._pythons:
+            self._pythons[folder] = self._read_floor(folder)
+        return self._pythons[folder]
+
+    def _read_floor(self, folder: str) -> Version | None:
+        while True:
+            pyproject = self.root / folder / "pyproject.toml"
+            if pyproject.is_file():
+                try:
+                    wanted = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get(
+                        "requires-python")
+                except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                    wanted = None
+                if isinstance(wanted, str):
+                    return lowest_python(wanted)
+            if not folder:
+                return None
+            folder = posixpath.dirname(folder)
+
+
+def _is_requirements(path: str) -> bool:
+    base = posixpath.basename(path)
+    return (base.endswith((".txt", ".in")) and "requirements" in base) or base.startswith("constraints")
+
+
+def _candidates(path: str, line: str) -> list[tuple[int, str]]:
+    """(offset, text) of the spans of a line that may hold the requirement, most likely first."""
+    if _is_requirements(path):
+        body = re.split(r"\s#|^#", line, maxsplit=1)[0]
+        return [(0, body.rstrip().rstrip("\\").rstrip())]
+    spans = [(m.start(2), m.group(2)) for m in _QUOTED.finditer(line)]
+    return spans + [(m.start(), m.group()) for m in _TOKEN.finditer(line) if not m.group().startswith("-")]
+
+
+def _rewrite(text: str, name: str, version: str) -> tuple[str, SpecifierSet] | None:
+    """``text`` with its version specifier replaced by ``==version``, and the old specifier; None if it is
+    not a requirement on ``name`` or names a URL."""
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement:
+        return None
+    if canonicalize_name(requirement.name) != name or requirement.url:
+        return None
+    head = _NAME.match(text)
+    if head is None:
+        return None
+    marker = text.find(";", head.end())
+    end = len(text) if marker < 0 else marker
+    spec_end = head.end() + len(text[head.end():end].rstrip())
+    space = "" if marker < 0 else text[spec_end:marker]
+    return f"{text[:head.end()].rstrip()}=={version}{space}{text[end:]}", requirement.specifier
+
+
+def _find(path: str, line: str, name: str) -> tuple[int, str, SpecifierSet]:
+    for offset, text in _candidates(path, line):
+        found = _rewrite(text, name, "0")
+        if found is not None:
+            return offset, text, found[1]
+    raise Leave(f"cannot find the requirement on {name} on this line to rewrite")
+
+
+def _version(ctx: PinContext, path: str, name: str, spec: SpecifierSet) -> tuple[str, str]:
+    """(version, where it came from)."""
+    locked = ctx.locked(path, name)
+    if locked is not None:
+        try:
+            if spec.contains(Version(locked[0]), prereleases=True):
+                return locked[0], f"the version {locked[1]} pins"
+        except InvalidVersion:
+            pass
+    try:
+        files = ctx.index.files(name)
+    except IndexUnavailable as err:
+        raise Leave(f"no version to pin to: {err}; no lock or constraints file pins it, and paydown does not "
+                    "guess") from None
+    python = ctx.python_floor(path)
+    newest = newest_allowed(files, spec, python)
+    if newest is None:
+        allowed = f" for Python {python}" if python else ""
+        raise Leave(f"{ctx.index.url} has no release satisfying {str(spec) or 'any version'}{allowed} that is "
+                    "not yanked")
+    return str(newest), f"the newest release satisfying {str(spec) or 'any version'} on {ctx.index.url}"
+
+
+def pin_dependency(ws: Workspace, ctx: PinContext, finding: Finding) -> str:
+    path, number = finding.location.path, finding.location.line
+    if path.endswith(".ipynb"):
+        raise Leave("notebook cells are not rewritten; pin it in the notebook's install line by hand")
+    lines = ws.read(path).splitlines(keepends=True)
+    if not 0 < number <= len(lines):
+        raise Leave(f"line {number} is no longer in {path}")
+    line = lines[number - 1]
+    if "--hash" in line or (line.rstrip().endswith("\\") and _is_requirements(path)):
+        raise Leave("the requirement carries hashes; pinning it needs the new version's hashes (use pip-compile)")
+    name = canonicalize_name(finding.symbol)
+    offset, text, spec = _find(path, line, name)
+    version, source = _version(ctx, path, name, spec)
+    rewritten = _rewrite(text, name, version)
+    assert rewritten is not None  # _find read it as a requirement on name
+    lines[number - 1] = line[:offset] + rewritten[0] + line[offset + len(text):]
+    ws.update(path, "".join(lines))
+    return f"pinned {finding.symbol} to =={version} ({source})"

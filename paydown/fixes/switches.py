@@ -1,0 +1,183 @@
+"""Remove a dead switch (PD101): inline its constant, keep the branch that runs, drop the one that never runs,
+and delete the assignment once nothing reads it. A libcst transform; PD101 only reports switches with no sign of
+run-time rebinding, and only a module-level constant is rewritten."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Sequence
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from paydown.analyzers.finding import Finding, Location
+
+from ._model import Leave, Workspace
+
+_PYTHON_SKIPPED = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".tox"})
+
+
+def _branch(block: cst.BaseSuite) -> list[cst.BaseStatement]:
+    if isinstance(block, cst.IndentedBlock):
+        return list(block.body)
+    return [cst.SimpleStatementLine(body=list(block.body))]  # `if x: a; b` on one line
+
+
+class _Inline(cst.CSTTransformer):
+    """Replaces each read at the given (line, 0-based column) with the constant; an `if` or conditional
+    expression testing the read directly (or its `not`) keeps only the branch that runs."""
+
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self, reads: set[tuple[int, int]], value: object) -> None:
+        super().__init__()
+        self.reads, self.value, self.done = reads, value, set[tuple[int, int]]()
+        self._elifs: set[int] = set()
+
+    def _read_at(self, node: cst.CSTNode) -> tuple[int, int] | None:
+        start = self.get_metadata(PositionProvider, node).start
+        return (start.line, start.column) if (start.line, start.column) in self.reads else None
+
+    def _truth(self, test: cst.BaseExpression) -> bool | None:
+        negated = isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)
+        inner = test.expression if isinstance(test, cst.UnaryOperation) and negated else test
+        at = self._read_at(inner) if isinstance(inner, cst.Name | cst.Attribute) else None
+        if at is None:
+            return None
+        self.done.add(at)
+        return (not self.value) if negated else bool(self.value)
+
+    def visit_If(self, node: cst.If) -> None:
+        if isinstance(node.orelse, cst.If):
+            self._elifs.add(id(node.orelse))
+
+    def leave_If(self, original_node: cst.If, updated_node: cst.If
+                 ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement] | cst.RemovalSentinel:
+        if id(original_node) in self._elifs:
+            return updated_node  # an `elif` keeps its place; its test is inlined below
+        runs = self._truth(original_node.test)
+        if runs is None:
+            return updated_node
+        if runs:
+            kept = _branch(updated_node.body)
+        elif isinstance(updated_node.orelse, cst.If):
+            kept = [updated_node.orelse]
+        elif isinstance(updated_node.orelse, cst.Else):
+            kept = _branch(updated_node.orelse.body)
+        else:
+            kept = []
+        if not kept:
+            return cst.RemovalSentinel.REMOVE
+        first = kept[0]
+        if isinstance(first, cst.SimpleStatementLine | cst.BaseCompoundStatement) and hasattr(first, "leading_lines"):
+            kept[0] = first.with_changes(leading_lines=(*updated_node.leading_lines, *first.leading_lines))
+        return cst.FlattenSentinel(kept)
+
+    def leave_IfExp(self, original_node: cst.IfExp, updated_node: cst.IfExp) -> cst.BaseExpression:
+        runs = self._truth(original_node.test)
+        if runs is None:
+            return updated_node
+        kept = updated_node.body if runs else updated_node.orelse
+        return kept.with_changes(lpar=updated_node.lpar, rpar=updated_node.rpar) if updated_node.lpar else kept
+
+    def _constant(self, original: cst.BaseExpression, updated: cst.BaseExpression) -> cst.BaseExpression:
+        at = self._read_at(original)
+        if at is None:
+            return updated
+        self.done.add(at)
+        return cst.parse_expression(repr(self.value)).with_changes(lpar=updated.lpar, rpar=updated.rpar)
+
+    def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> cst.BaseExpression:
+        return self._constant(original_node, updated_node)
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
+        return self._constant(original_node, updated_node)
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
+                            ) -> cst.IndentedBlock:
+        if original_node.body and not updated_node.body:  # the block held only the branch that never runs
+            return updated_node.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
+        return updated_node
+
+
+def _without_assignment(module: cst.Module, name: str) -> cst.Module:
+    """``module`` without its module-level `name = constant` statement (and the comment lines above it)."""
+    def assigns(statement: cst.BaseStatement) -> bool:
+        if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+            return False
+        small = statement.body[0]
+        targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else (
+            [small.target] if isinstance(small, cst.AnnAssign) else [])
+        return len(targets) == 1 and isinstance(targets[0], cst.Name) and targets[0].value == name
+
+    return module.with_changes(body=[statement for statement in module.body if not assigns(statement)])
+
+
+def _assigned(module: cst.Module, name: str, line: int) -> object:
+    """The literal value of the module-level `name = ...` at ``line``; Leave when it is anything else."""
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    for statement in wrapper.module.body:
+        if not isinstance(statement, cst.SimpleStatementLine) or positions[statement].start.line != line:
+            continue
+        small = statement.body[0] if len(statement.body) == 1 else None
+        if isinstance(small, cst.Assign) and len(small.targets) == 1:
+            target, value = small.targets[0].target, small.value
+        elif isinstance(small, cst.AnnAssign) and small.value is not None:
+            target, value = small.target, small.value
+        else:
+            break
+        if isinstance(target, cst.Name) and target.value == name:
+            try:
+                return ast.literal_eval(module.code_for_node(value))
+            except (ValueError, SyntaxError):
+                raise Leave(f"`{name}` is not assigned a literal constant") from None
+    raise Leave(f"`{name}` is not a module-level `{name} = constant` on line {line}; only those are rewritten")
+
+
+def _inline_reads(ws: Workspace, reads: Sequence[Location], value: object) -> int:
+    by_path: dict[str, set[tuple[int, int]]] = {}
+    for read in reads:
+        if not read.path.endswith(".py") or read.cell is not None:
+            raise Leave(f"it is read at {read.cited}, which is not a Python module paydown rewrites")
+        by_path.setdefault(read.path, set()).add((read.line, read.column - 1))
+    inlined = 0
+    for path, positions in sorted(by_path.items()):
+        transform = _Inline(positions, value)
+        code = MetadataWrapper(cst.parse_module(ws.read(path))).visit(transform).code
+        missing = positions - transform.done
+        if missing:
+            line, column = min(missing)
+            raise Leave(f"cannot find its read at {path}:{line}:{column + 1} any more")
+        ws.update(path, code)
+        inlined += len(positions)
+    return inlined
+
+
+def _still_read(ws: Workspace, name: str, definition: str) -> str:
+    """A Python file that still names ``name`` (other than its definition's own line), or ""."""
+    word = re.compile(rf"\b{re.escape(name)}\b")
+    for file in sorted(ws.root.rglob("*.py")):
+        relative = file.relative_to(ws.root).as_posix()
+        if _PYTHON_SKIPPED.intersection(relative.split("/")):
+            continue
+        text = ws.read(relative)
+        if len(word.findall(text)) > (1 if relative == definition else 0):
+            return relative
+    return ""
+
+
+def remove_dead_switch(ws: Workspace, finding: Finding) -> str:
+    path, line = finding.location.path, finding.location.line
+    name = finding.symbol.rsplit(".", 1)[-1]
+    if not path.endswith(".py") or finding.location.cell is not None:
+        raise Leave(f"the switch is defined in {path}, not a Python module; remove it there by hand")
+    value = _assigned(cst.parse_module(ws.read(path)), name, line)
+    reads = [loc for loc in finding.related if (loc.path, loc.line) != (path, line)]
+    inlined = _inline_reads(ws, reads, value)
+    reader = _still_read(ws, name, path)
+    if reader:
+        return f"inlined {name} = {value!r} at {inlined} read(s); kept its assignment, still named in {reader}"
+    ws.update(path, _without_assignment(cst.parse_module(ws.read(path)), name).code)
+    return f"inlined {name} = {value!r} at {inlined} read(s), kept the branch that runs and deleted the assignment"
