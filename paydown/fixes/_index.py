@@ -117,6 +117,9 @@ class PackageIndex:
             with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:
                 body = response.read(_MAX_BYTES + 1)
                 kind = response.headers.get_content_type()
+        except urllib.error.HTTPError as err:
+            err.close()  # it holds the response open
+            raise IndexUnavailable(f"{self.url} answered {err.code} for {key}") from None
         except (urllib.error.URLError, OSError, ValueError) as err:
             raise IndexUnavailable(f"{self.url} did not answer for {key}: {getattr(err, 'reason', err)}") from None
         if len(body) > _MAX_BYTES:

@@ -34,6 +34,7 @@ class _Inline(cst.CSTTransformer):
         super().__init__()
         self.reads, self.value, self.done = reads, value, set[tuple[int, int]]()
         self._elifs: set[int] = set()
+        self.through: set[str] = set()  # modules the reads went through (`settings` in settings.USE_X)
 
     def _read_at(self, node: cst.CSTNode) -> tuple[int, int] | None:
         start = self.get_metadata(PositionProvider, node).start
@@ -45,8 +46,13 @@ class _Inline(cst.CSTTransformer):
         at = self._read_at(inner) if isinstance(inner, cst.Name | cst.Attribute) else None
         if at is None:
             return None
+        self._note(inner)
         self.done.add(at)
         return (not self.value) if negated else bool(self.value)
+
+    def _note(self, read: cst.BaseExpression) -> None:
+        if isinstance(read, cst.Attribute) and isinstance(read.value, cst.Name):
+            self.through.add(read.value.value)
 
     def visit_If(self, node: cst.If) -> None:
         if isinstance(node.orelse, cst.If):
@@ -85,6 +91,7 @@ class _Inline(cst.CSTTransformer):
         at = self._read_at(original)
         if at is None:
             return updated
+        self._note(original)
         self.done.add(at)
         return cst.parse_expression(repr(self.value)).with_changes(lpar=updated.lpar, rpar=updated.rpar)
 
@@ -136,6 +143,23 @@ def _assigned(module: cst.Module, name: str, line: int) -> object:
     raise Leave(f"`{name}` is not a module-level `{name} = constant` on line {line}; only those are rewritten")
 
 
+def _without_unused_import(module: cst.Module, alias: str) -> cst.Module:
+    """``module`` without `import alias` when the fix took away its last use (a plain one-name import only)."""
+    def imports_alias(statement: cst.BaseStatement) -> bool:
+        small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 \
+            else None
+        if not isinstance(small, cst.Import) or len(small.names) != 1:
+            return False
+        name = small.names[0]
+        bound = name.asname.name if name.asname else name.name
+        return isinstance(bound, cst.Name) and bound.value == alias
+
+    code = module.code
+    if len(re.findall(rf"\b{re.escape(alias)}\b", code)) != 1:
+        return module
+    return module.with_changes(body=[statement for statement in module.body if not imports_alias(statement)])
+
+
 def _inline_reads(ws: Workspace, reads: Sequence[Location], value: object) -> int:
     by_path: dict[str, set[tuple[int, int]]] = {}
     for read in reads:
@@ -145,7 +169,10 @@ def _inline_reads(ws: Workspace, reads: Sequence[Location], value: object) -> in
     inlined = 0
     for path, positions in sorted(by_path.items()):
         transform = _Inline(positions, value)
-        code = MetadataWrapper(cst.parse_module(ws.read(path))).visit(transform).code
+        module = MetadataWrapper(cst.parse_module(ws.read(path))).visit(transform)
+        for alias in transform.through:
+            module = _without_unused_import(module, alias)
+        code = module.code
         missing = positions - transform.done
         if missing:
             line, column = min(missing)
