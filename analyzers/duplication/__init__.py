@@ -123,6 +123,9 @@ FEATURE_LOGIC = Rule(
         Case("invalid-selection-and-one-encoding-repeated-to-publish-codes",
              {"models/encode_players.py": c.ENCODE_PLAYERS, "models/player_codes.py": c.PLAYER_CODES},
              (("PD302", "models/encode_players.py", 6),)),
+        Case("invalid-two-steps-of-one-function-copied-apart",
+             {"pkg/combined.py": c.COMBINED, "pkg/people.py": c.PEOPLE, "pkg/payments.py": c.PAYMENTS},
+             (("PD302", "pkg/combined.py", 6), ("PD302", "pkg/combined.py", 11))),
         Case("valid-similar-tests", {"tests/test_a.py": c.TRAIN, "tests/test_b.py": c.TRAIN}),
         Case("valid-training-loop-in-nine-example-scripts",
              {f"examples/{name}/main.py": c.LOOP for name in ("mnist", "cifar", "gan", "vae", "rnn", "gcn", "gat",
@@ -312,11 +315,14 @@ def _template_groups(snapshot: RepoSnapshot) -> Iterator[tuple[str, list[_report
 
 
 def _clusters(members: list[int], accepted: dict[tuple[int, int], _compare.Match],
-              verify: Callable[[int, int], _compare.Match | None]) -> Iterator[list[_compare.Region]]:
+              verify: Callable[[int, int], _compare.Match | None],
+              equal: Callable[[_compare.Region, _compare.Region], bool]) -> Iterator[list[_compare.Region]]:
     """Split a chain of matches into groups whose every copy matches the group's first copy directly.
 
     Union-find alone chains A~B~C into one group even when A and C share nothing; the message compares each
-    copy with the first one, so each copy must really be a copy of it.
+    copy with the first one, so each copy must really be a copy of it: of the first copy's whole region (the
+    union of its matches), not only of the part it matched, or the group is many different scripts around
+    one shared step.
     """
     pending = members
     while len(pending) >= 2:
@@ -328,11 +334,23 @@ def _clusters(members: list[int], accepted: dict[tuple[int, int], _compare.Match
                 leftover.append(other)
             else:
                 joined.append(_compare.oriented(found, leader))
-        if joined:
-            start = min(m.first.start for m in joined)
-            stop = max(m.first.stop for m in joined)
-            yield [_compare.Region(leader, start, stop), *(m.second for m in joined)]
-            pending = leftover
+        dropped: list[int] = []
+        region = _compare.Region(leader, min(m.first.start for m in joined), max(m.first.stop for m in joined)) \
+            if joined else None
+        if region is not None and not all(equal(region, m.second) for m in joined):
+            # the copies match different parts of the first one: the part most of them match is this group's,
+            # and the copies of other parts form their own groups with it afterwards
+            def support(candidate: _compare.Match, others: list[_compare.Match] = joined) -> tuple[int, int, int]:
+                return (sum(equal(candidate.first, m.second) for m in others), candidate.matched,
+                        -candidate.second.block)
+
+            best = max(joined, key=support)
+            kept = [m for m in joined if m is best or equal(best.first, m.second)]
+            dropped = [m.second.block for m in joined if all(m is not k for k in kept)]
+            joined, region = kept, best.first
+        if joined and region is not None:
+            yield [region, *(m.second for m in joined)]
+            pending = [leader, *dropped, *leftover] if dropped else leftover
         else:
             pending = pending[1:]
 
@@ -408,9 +426,16 @@ def find_duplicated_feature_logic(snapshot: RepoSnapshot, config: Config) -> Ana
         found = _compare.match(first, second, shapes)
         return found if found is not None and _accepted(found, blocks, loosest) else None
 
+    def equal(whole: _compare.Region, copy: _compare.Region) -> bool:
+        """Most of the first copy's whole region is in this copy, statement for statement."""
+        mine = [s.exact for s in blocks[whole.block][3].statements[whole.start:whole.stop]]
+        theirs = [s.exact for s in blocks[copy.block][3].statements[copy.start:copy.stop]]
+        matcher = SequenceMatcher(None, mine, theirs, autojunk=False)
+        return sum(m.size for m in matcher.get_matching_blocks()) >= loosest["equal_share"] * len(mine)
+
     accepted = {pair: m for pair in sorted(pairs) if (m := verify(*pair)) is not None}
     for component in _compare.components(list(accepted.values())):
-        for regions in _clusters(sorted(component), accepted, verify):
+        for regions in _clusters(sorted(component), accepted, verify, equal):
             copies = [_report.Copy(blocks[r.block][0], blocks[r.block][1], blocks[r.block][2], blocks[r.block][3],
                                    blocks[r.block][3].statements[r.start:r.stop]) for r in regions]
             rule = PREPROCESSING if len({c.role for c in copies}) > 1 else FEATURE_LOGIC

@@ -407,3 +407,22 @@ def smoke_test(model, tokenizer):
 # The same prompt written out only to show readers an example: no text reaches a model.
 QA_DOCS = QA_SMOKE.replace('''    ids = tokenizer(prompt, return_tensors="pt").input_ids
     return tokenizer.decode(model.generate(ids)[0])''', '''    open("example.txt", "w").write(prompt)''')
+
+# One function holding two feature steps, each copied on its own into a different module.
+_PEOPLE_STEPS = '''    df = df.copy()
+    df["age"] = df["age"].fillna(0.0)
+    df["ratio"] = df["income"] / df["debt"]
+    df["log_income"] = np.log1p(df["income"].clip(lower=0))
+    df = pd.get_dummies(df, columns=["city"])
+'''
+_PAYMENT_STEPS = '''    tx = tx.dropna(subset=["amount"])
+    tx["amount"] = tx["amount"].clip(lower=0)
+    tx["day"] = pd.to_datetime(tx["ts"]).dt.dayofweek
+    tx["hour"] = pd.to_datetime(tx["ts"]).dt.hour
+    tx = pd.get_dummies(tx, columns=["merchant"])
+'''
+_HEAD = "import numpy as np\nimport pandas as pd\n\n\n"
+COMBINED = (_HEAD + "def build_all(df, tx):\n" + _PEOPLE_STEPS + _PAYMENT_STEPS
+            + "    return df.join(tx.groupby(\"customer\").mean())\n")
+PEOPLE = _HEAD + "def people(df):\n" + _PEOPLE_STEPS + "    return df.astype(\"float32\")\n"
+PAYMENTS = _HEAD + "def payments(tx):\n" + _PAYMENT_STEPS + "    return tx.astype(\"float32\")\n"
