@@ -73,7 +73,10 @@ def _candidates(path: str, line: str) -> list[tuple[int, str]]:
         body = re.split(r"\s#|^#", line, maxsplit=1)[0]
         return [(0, body.rstrip().rstrip("\\").rstrip())]
     spans = [(m.start(2), m.group(2)) for m in _QUOTED.finditer(line)]
-    return spans + [(m.start(), m.group()) for m in _TOKEN.finditer(line) if not m.group().startswith("-")]
+    # a bare word is the whole requirement only when no specifier or table value follows it (`pandas >= 1.5` in
+    # setup.cfg, `pandas = "^1.5"` in a Poetry table): those are left rather than half rewritten
+    return spans + [(m.start(), m.group()) for m in _TOKEN.finditer(line) if not m.group().startswith("-")
+                    and not line[m.end():].lstrip().startswith(tuple("<>=!~[(,:"))]
 
 
 def _rewrite(text: str, name: str, version: str) -> tuple[str, SpecifierSet] | None:

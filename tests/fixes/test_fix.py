@@ -202,3 +202,16 @@ def test_explain_says_whether_a_rule_has_a_fix(capsys) -> None:
     assert main(["explain", "PD301"]) == Exit.CLEAN
     assert "paydown fix: no automatic fix for PD301" in capsys.readouterr().out
     assert fix_for("PD301") is None
+
+
+def test_setup_cfg_and_spaced_specifiers_are_pinned_or_left_whole(capsys, make_repo, tmp_path: Path,
+                                                                   package_index) -> None:
+    setup_cfg = "[options]\ninstall_requires =\n    numpy >= 1.26\n    flask\n"
+    root = make_repo(tmp_path, {"setup.cfg": setup_cfg, "setup.py": "from setuptools import setup\nsetup()\n",
+                                "Dockerfile": 'FROM python:3.11\nRUN pip install "numpy >= 1.26" flask \\\n'
+                                              "    pytest\n"})
+    _fix(capsys, root, "--index-url", package_index.url)
+    cfg = (root / "setup.cfg").read_text()
+    assert cfg in (setup_cfg, "[options]\ninstall_requires =\n    numpy >= 1.26\n    flask==3.1.0\n")
+    assert (root / "Dockerfile").read_text() == ('FROM python:3.11\nRUN pip install "numpy==2.0.0" flask==3.1.0 \\\n'
+                                                 "    pytest==8.3.4\n")
