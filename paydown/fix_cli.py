@@ -27,6 +27,8 @@ def add_command(commands: Any) -> None:
     fix.add_argument("--index-url", metavar="URL",
                      help=f"a PEP 691 JSON simple index to pin from (default: {INDEX_URL_VARIABLE}, else "
                           f"{DEFAULT_INDEX_URL})")
+    fix.add_argument("--github-api-url", metavar="URL", help="the GitHub API to resolve action tags through "
+                                                             "(default: https://api.github.com)")
     fix.add_argument("--config", type=Path, help="a .paydown.toml or pyproject.toml to use")
     fix.add_argument("--jobs", "-j", type=int, default=0, help="worker processes (default: all cores)")
     fix.add_argument("--no-cache", action="store_true", help="parse every file again")
@@ -49,7 +51,8 @@ def run(args: argparse.Namespace, names: Any) -> int:
     if args.select:
         config = dataclasses.replace(config, select=names(args.select))
     report = scan(root, config, jobs=args.jobs or None, use_cache=not args.no_cache)
-    run = fix_findings(root, report.findings, config, index=args.index_url, jobs=args.jobs or 1,
+    run = fix_findings(root, report.findings, config, index=args.index_url, github_api=args.github_api_url,
+                       jobs=args.jobs or 1,
                        use_cache=not args.no_cache)
     files = run.workspace.changed()
     if args.diff:

@@ -12,6 +12,7 @@ from paydown.analyzers.finding import Finding
 
 from ._index import PackageIndex, index_url
 from ._model import Leave, Outcome, Workspace
+from .actions import GitHubCommits, pin_action
 from .inputs import declare_inputs
 from .options import remove_unread_option
 from .pins import PinContext, pin_dependency
@@ -24,6 +25,7 @@ class FixContext:
 
     config: Config
     pins: PinContext
+    github: GitHubCommits
     jobs: int = 1
     use_cache: bool = True
 
@@ -70,6 +72,9 @@ FIXES: tuple[Fix, ...] = (
     Fix(("PD201", "PD202"), "pins the requirement to the version a lock or constraints file in the repository gives, "
         "else to the newest release the current specifier allows on the package index (--index-url)",
         _each(lambda ws, ctx, finding: pin_dependency(ws, ctx.pins, finding))),
+    Fix(("PD203",), "pins the action to the commit its tag points to, through the GitHub API (GITHUB_TOKEN or "
+        "anonymous), keeping the tag in a comment: `uses: owner/repo@<40-hex sha> # v4`",
+        _each(lambda ws, ctx, finding: pin_action(ws, ctx.github, finding))),
     Fix(("PD101",), "inlines the constant, keeps the branch that runs, deletes the one that never runs and the "
         "assignment once nothing reads it", _each(lambda ws, ctx, finding: remove_dead_switch(ws, finding))),
     Fix(("PD102",), "removes the option's add_argument call or click decorator",
@@ -89,11 +94,12 @@ class FixRun:
 
 
 def fix_findings(root: Path, findings: Sequence[Finding], config: Config, *, index: str | None = None,
-                 jobs: int = 1, use_cache: bool = True) -> FixRun:
+                 github_api: str | None = None, jobs: int = 1, use_cache: bool = True) -> FixRun:
     """Apply every registered fix to the findings it serves, in registry order, in memory: the caller writes
     (``run.workspace.write()``) or shows the diff. Findings without a fix are left with the reason."""
     ws = Workspace(root)
-    ctx = FixContext(config, PinContext(root, PackageIndex(index_url(index))), jobs, use_cache)
+    github = GitHubCommits(github_api) if github_api else GitHubCommits()
+    ctx = FixContext(config, PinContext(root, PackageIndex(index_url(index))), github, jobs, use_cache)
     outcomes: list[Outcome] = []
     for fix in FIXES:
         served = [f for f in findings if f.rule_id in fix.rules]

@@ -73,3 +73,49 @@ def package_index() -> Iterator[StandInIndex]:
     server.shutdown()
     server.server_close()
     thread.join()
+
+
+# The stand-in GitHub's tags: (owner/repo, ref) -> commit.
+TAGS = {("actions/checkout", "v4"): "11bd71901bbe5b1630ceea73d27597364c9af683",
+        ("actions/setup-python", "v5"): "0b93645e9fea7318ecaed2b359559ac225c90a2b"}
+
+
+class StandInGitHub(StandInIndex):
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def _github_handler(github: StandInGitHub) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            github.asked.append(f"{self.path} {self.headers.get('Authorization', '')}".strip())
+            parts = self.path.strip("/").split("/")
+            sha = TAGS.get((f"{parts[1]}/{parts[2]}", parts[4])) if len(parts) == 5 and parts[3] == "commits" \
+                else None
+            if sha is None or self.headers.get("Accept") != "application/vnd.github.sha":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.github.sha")
+            self.send_header("Content-Length", "40")
+            self.end_headers()
+            self.wfile.write(sha.encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def github_api() -> Iterator[StandInGitHub]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    github = StandInGitHub(server)
+    server.RequestHandlerClass = _github_handler(github)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield github
+    server.shutdown()
+    server.server_close()
+    thread.join()

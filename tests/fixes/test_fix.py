@@ -36,7 +36,9 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 def _fix(capsys: pytest.CaptureFixture[str], root: Path, *args: str) -> tuple[int, str, str]:
-    code = main(["fix", str(root), "--no-cache", "--jobs", "1", *args])
+    closed = "http://127.0.0.1:9"  # no test reaches the real index or GitHub; a test passes its stand-in after
+    code = main(["fix", str(root), "--no-cache", "--jobs", "1", "--index-url", closed, "--github-api-url", closed,
+                 *args])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -53,9 +55,11 @@ def example(tmp_path: Path) -> Path:
     return copy
 
 
-def test_fix_pins_the_example_and_removes_its_dead_switch(capsys, example: Path, package_index) -> None:
+def test_fix_pins_the_example_and_removes_its_dead_switch(capsys, example: Path, package_index,
+                                                          github_api, monkeypatch) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     before = _files(example)
-    code, _, err = _fix(capsys, example, "--index-url", package_index.url)
+    code, _, err = _fix(capsys, example, "--index-url", package_index.url, "--github-api-url", github_api.url)
     assert code == Exit.CLEAN
     after = _files(example)
     assert after["requirements.txt"].decode() == PINNED_REQUIREMENTS
@@ -72,7 +76,10 @@ def test_fix_pins_the_example_and_removes_its_dead_switch(capsys, example: Path,
                        "features.py", "settings.py", "train.py", ".paydown.toml"}  # nothing else changed
     assert set(before) <= set(after)
     found = _rules_found(example)
-    assert not {r for r in found if r[0] in ("PD101", "PD102")}
+    assert not {r for r in found if r[0] in ("PD101", "PD102", "PD203")}
+    assert b"      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4\n" \
+        in after[".github/workflows/ci.yml"]
+    assert github_api.asked == ["/repos/actions/checkout/commits/v4", "/repos/actions/setup-python/commits/v5"]
     assert 'owner = "TODO"' in after[".paydown.toml"].decode()  # declared; reported until the team names one
     assert not {r for r in found if r[0] in ("PD201", "PD202") and r[1] != "notebooks/explore.ipynb"}
     assert "left  notebooks/explore.ipynb" in err and "fixed settings.py:15 PD101" in err
@@ -193,7 +200,7 @@ def test_every_fix_serves_known_rules_once() -> None:
     assert len(served) == len(set(served)) and set(served) <= known
     assert all(fix.does for fix in FIXES)
     modules = {p.stem for p in (Path(__file__).resolve().parents[2] / "paydown" / "fixes").glob("[!_]*.py")}
-    assert modules == {"pins", "switches", "options", "inputs"}  # one module per registered fix kind
+    assert modules == {"pins", "actions", "switches", "options", "inputs"}  # one module per registered fix kind
 
 
 def test_explain_says_whether_a_rule_has_a_fix(capsys) -> None:
@@ -215,3 +222,17 @@ def test_setup_cfg_and_spaced_specifiers_are_pinned_or_left_whole(capsys, make_r
     assert cfg in (setup_cfg, "[options]\ninstall_requires =\n    numpy >= 1.26\n    flask==3.1.0\n")
     assert (root / "Dockerfile").read_text() == ('FROM python:3.11\nRUN pip install "numpy==2.0.0" flask==3.1.0 \\\n'
                                                  "    pytest==8.3.4\n")
+
+
+def test_an_action_tag_github_does_not_know_is_left(capsys, make_repo, tmp_path: Path, github_api,
+                                                    monkeypatch) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_test")
+    workflow = ("on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n"
+                "      - uses: actions/checkout@v4  # full history\n      - uses: acme/missing@v1\n")
+    root = make_repo(tmp_path, {".github/workflows/ci.yml": workflow})
+    _, _, err = _fix(capsys, root, "--github-api-url", github_api.url)
+    text = (root / ".github/workflows/ci.yml").read_text()
+    assert "      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683  # v4 # full history\n" in text
+    assert "      - uses: acme/missing@v1\n" in text
+    assert "left  .github/workflows/ci.yml:7 PD203 acme/missing: the GitHub API answered 404" in err
+    assert all(asked.endswith("Bearer ghp_test") for asked in github_api.asked)
