@@ -106,6 +106,9 @@ FEATURE_LOGIC = Rule(
         Case("valid-same-steps-in-numbered-variant-folders",
              {f"mixes/mix{n}/mix{n}.py": "from pkg.io import load\n" + c.TRAIN for n in (3, 7)}
              | {"pkg/__init__.py": "", "pkg/io.py": "def load(path):\n    return path\n"}),
+        Case("valid-shared-steps-inside-two-experiment-scripts-main",
+             {"pkg/__init__.py": "", "pkg/io.py": "def load(path):\n    return path\n",
+              "experiments/ridge.py": c.EXPERIMENT_RIDGE, "experiments/trees.py": c.EXPERIMENT_TREES}),
         Case("valid-same-steps-in-two-stand-alone-scripts", {"jobs/daily.py": c.TRAIN + "\nbuild_features(None)\n",
                                                               "jobs/weekly.py": c.TRAIN + "\nbuild_features(None)\n"}),
         Case("invalid-same-steps-in-scripts-that-import-the-project-library",
@@ -142,6 +145,8 @@ _LESSON = re.compile(r"(?i)^(?:week|lab|lesson|module|chapter|part|day|session|u
                      r"step|stage|tutorial|homework|hw|assignment)[-_ ]?\d+|^\d+[-_.]")
 # Sibling folders that differ only in a number (run1/, blend6/, v2/): numbered variants of one thing.
 _NUMBERED = re.compile(r"^(.*?[A-Za-z])[-_ ]?\d+$")
+# The code a script runs when started: its main function, or its module-level statements.
+_ENTRY_BODIES = frozenset({"main", "<module>"})
 _GALLERY = frozenset({"examples", "example", "samples", "sample", "tutorials", "recipes", "demos", "gallery"})
 
 
@@ -212,7 +217,7 @@ def _folder_depth(copies: Sequence[_report.Copy]) -> int | None:
     return depth if depth is not None and depth < min(map(len, parts)) - 1 else None
 
 
-def _deliberate(copies: list[_report.Copy], standalone: set[str]) -> str:
+def _deliberate(copies: list[_report.Copy], standalone: dict[str, bool]) -> str:
     """Why a group of copies is deliberate (so low priority), or "" when nothing says it is."""
     if any(c.block.copied for c in copies):
         return "a `# Copied from` marker says the copy is kept on purpose"
@@ -231,13 +236,17 @@ def _deliberate(copies: list[_report.Copy], standalone: set[str]) -> str:
         if any(folder in _GALLERY for p in parts for folder in p[:depth + 1]):
             return f"each example folder ({folders[0]}/ ... {folders[-1]}/) stands alone"
     paths = {c.path for c in copies}
-    if len(paths) == len(copies) and paths <= standalone and not any(c.reach in _roles.PREDICT_SIDE for c in copies):
+    if len(paths) == len(copies) and all(standalone.get(p) for p in paths) \
+            and not any(c.reach in _roles.PREDICT_SIDE for c in copies):
         return "each copy sits in its own stand-alone script or notebook, which cannot import the others"
+    if len(paths) == len(copies) and all(p in standalone for p in paths) and all(
+            c.block.qualname in _ENTRY_BODIES and c.statements != c.block.statements for c in copies):
+        return "the copies are steps inside separate scripts' own main code, each script a variant run on its own"
     return ""
 
 
 def _judge(copies: list[_report.Copy], snapshot: RepoSnapshot, options: dict[str, dict[str, float]],
-           standalone: set[str], template: _report.Template | None = None) -> Finding | None:
+           standalone: dict[str, bool], template: _report.Template | None = None) -> Finding | None:
     """The finding of one group, or None; ``template`` is the prompt template the copies build, if they do."""
     rule = PREPROCESSING if len({c.role for c in copies}) > 1 else FEATURE_LOGIC
     serving = [c for c in copies if c.reach in _roles.PREDICT_SIDE]
@@ -394,15 +403,15 @@ def _tails(name: str) -> set[str]:
     return {".".join(parts[i:]) for i in range(len(parts))}
 
 
-def _standalone(snapshot: RepoSnapshot) -> set[str]:
-    """Notebooks and scripts that run when started, that no other file imports, and that import none of the
-    repository's own modules: a script that already imports the project's library could import the shared step
-    from it too, so its copy is not kept apart on purpose."""
+def _standalone(snapshot: RepoSnapshot) -> dict[str, bool]:
+    """Notebooks and scripts that run when started; True for those that no other file imports and that import
+    none of the repository's own modules: a script that already imports the project's library could import the
+    shared step from it too, so its copy is not kept apart on purpose."""
     facts = {p: f for p, f in snapshot.facts_of("duplication").items() if isinstance(f, FileFacts)}
     imported = {tail for f in facts.values() for name in f.modules for tail in _tails(name)}
     local = {tail for path in facts if path.endswith(".py") for tail in _tails(_module(path))}
-    return {path for path, f in facts.items() if f.standalone and not _tails(_module(path)) & imported
-            and not local.intersection(f.modules)}
+    return {path: not _tails(_module(path)) & imported and not local.intersection(f.modules)
+            for path, f in facts.items() if f.standalone}
 
 
 def find_duplicated_feature_logic(snapshot: RepoSnapshot, config: Config) -> AnalysisResult:

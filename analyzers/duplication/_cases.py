@@ -426,3 +426,30 @@ COMBINED = (_HEAD + "def build_all(df, tx):\n" + _PEOPLE_STEPS + _PAYMENT_STEPS
             + "    return df.join(tx.groupby(\"customer\").mean())\n")
 PEOPLE = _HEAD + "def people(df):\n" + _PEOPLE_STEPS + "    return df.astype(\"float32\")\n"
 PAYMENTS = _HEAD + "def payments(tx):\n" + _PAYMENT_STEPS + "    return tx.astype(\"float32\")\n"
+
+# Two experiment scripts whose main code shares its preparation steps and then tries different things.
+_EXPERIMENT = '''import numpy as np
+import pandas as pd
+
+from pkg.io import load
+
+
+def main():
+    df = load("rides.csv")
+    df["age"] = df["age"].fillna(0.0)
+    df["ratio"] = df["income"] / df["debt"]
+    df["log_income"] = np.log1p(df["income"].clip(lower=0))
+    df = pd.get_dummies(df, columns=["city"])
+    df = df.astype("float32")
+{tail}
+
+if __name__ == "__main__":
+    main()
+'''
+EXPERIMENT_RIDGE = _EXPERIMENT.format(tail='''    model = Ridge(alpha=0.5)
+    model.fit(df.drop(columns="fare"), df["fare"])
+    save(model, "ridge.bin")''')
+EXPERIMENT_TREES = _EXPERIMENT.format(tail='''    grid = {"depth": [3, 5, 8], "rounds": [100, 300]}
+    search = GridSearch(Trees(), grid)
+    search.fit(df.drop(columns="fare"), df["fare"])
+    save(search.best, "trees.bin")''')
