@@ -25,16 +25,16 @@ from ._template import Template
 
 # min_statements/min_tokens/similarity: the size and shape of a partial copy; equal_share: the share of its
 # aligned statements that must be equal once local names are normalised (two algorithms sharing a skeleton are
-# not copies); report_deliberate: true reports copies kept on purpose (per-lesson folders, example folders,
-# project templates, stand-alone scripts and notebooks, `# Copied from`) as one low group each. They are left
-# alone by default: each such copy is meant to be read and run alone, so whether it must follow the others is
-# the authors' call, and precision comes first.
+# not copies); report_deliberate: true reports copies kept on purpose (see _DELIBERATE) as one low group each.
+# They are left alone by default: each such copy is meant to be read and run alone, so whether it must follow
+# the others is the authors' call, and precision comes first.
 _OPTIONS = {"min_statements": 5, "min_tokens": 50, "similarity": 0.8, "equal_share": 0.65,
             "report_deliberate": False}
 # What both rules say about copies kept on purpose (the option above); part of each rule's fix text.
-_DELIBERATE = (" Copies kept on purpose (per-lesson folders, example folders, project templates, stand-alone scripts "
-               "and notebooks, a `# Copied from` marker) are not reported unless the rule's option "
-               "`report_deliberate = true` is set; then each such group is one low-priority finding that says why.")
+_DELIBERATE = (" Copies kept on purpose (per-lesson or numbered folders, example folders, project templates, "
+               "stand-alone scripts and notebooks, steps inside separate scripts' own main code, a `# Copied from` "
+               "marker) are not reported unless the rule's option `report_deliberate = true` is set; then each such "
+               "group is one low-priority finding that says why.")
 
 PREPROCESSING = Rule(
     id="PD301",
