@@ -22,7 +22,7 @@ def _is_constraints(path: str) -> bool:
 
 
 def _pinned_lines(text: str) -> dict[str, str]:
-    pins = {}
+    pins: dict[str, str] = {}
     for _, line in logical_lines(text):
         try:
             requirement = Requirement(line.split(" #", 1)[0].split("--hash", 1)[0].strip())

@@ -56,6 +56,20 @@ class Workspace:
             raise Leave(f"the rewritten {path} would not parse ({problem}); left as it is")
         self._new[path] = text
 
+    def line_now(self, path: str, line: int) -> int:
+        """Where line ``line`` of the file as scanned is now that fixes before this one rewrote it: findings
+        carry the scan's lines. Leave when lines around it were added or taken away."""
+        now = self.read(path)
+        if now == self._old[path]:
+            return line
+        matcher = difflib.SequenceMatcher(None, self._old[path].splitlines(), now.splitlines(), autojunk=False)
+        for tag, old_start, old_end, new_start, new_end in matcher.get_opcodes():
+            # a block edited line for line (pins on the same line) keeps its lines where they were
+            same_size = tag == "equal" or (tag == "replace" and old_end - old_start == new_end - new_start)
+            if same_size and old_start < line <= old_end:
+                return new_start + line - old_start
+        raise Leave(f"{path}:{line} was rewritten by another fix; run paydown fix again")
+
     def mark(self) -> dict[str, str]:
         """The texts as they are now, to go back to when a fix that has begun cannot be finished."""
         return dict(self._new)

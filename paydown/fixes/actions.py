@@ -60,6 +60,7 @@ class GitHubCommits:
 
 def pin_action(ws: Workspace, github: GitHubCommits, finding: Finding) -> str:
     path, number = finding.location.path, finding.location.line
+    number = ws.line_now(path, number)
     lines = ws.read(path).splitlines(keepends=True)
     if not 0 < number <= len(lines):
         raise Leave(f"line {number} is no longer in {path}")

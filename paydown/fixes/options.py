@@ -3,6 +3,8 @@ decorator with the function parameter that received it. A libcst transform."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
@@ -38,15 +40,21 @@ class _RemoveOption(cst.CSTTransformer):
             return cst.RemovalSentinel.REMOVE
         return updated_node
 
+    def _without(self, params: Sequence[cst.Param]) -> list[cst.Param]:
+        kept = [p for p in params if p.name.value != self.dest]
+        if kept and len(kept) < len(params) and params[-1].name.value == self.dest:
+            kept[-1] = kept[-1].with_changes(comma=params[-1].comma)  # `def f(a, b)` less b is `def f(a)`
+        return kept
+
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
         kept = [d for o, d in zip(original_node.decorators, updated_node.decorators, strict=True)
-                if not (_called(o.decorator) in ("option", "Option") and self._starts_here(o))]
+                if not (_called(o.decorator) in ("option", "Option") and self._starts_here(o.decorator))]
         if len(kept) == len(updated_node.decorators):
             return updated_node
         self.removed = "its click option decorator"
         params = updated_node.params
-        plain = [p for p in params.params if p.name.value != self.dest]
-        keyword = [p for p in params.kwonly_params if p.name.value != self.dest]
+        plain = self._without(params.params)
+        keyword = self._without(params.kwonly_params)
         if len(plain) + len(keyword) < len(params.params) + len(params.kwonly_params):
             self.removed += f" and the parameter {self.dest}"
             params = params.with_changes(params=plain, kwonly_params=keyword)
@@ -57,7 +65,7 @@ def remove_unread_option(ws: Workspace, finding: Finding) -> str:
     path = finding.location.path
     if not path.endswith(".py") or finding.location.cell is not None:
         raise Leave(f"{path} is not a Python module paydown rewrites")
-    transform = _RemoveOption(finding.location.line, finding.symbol)
+    transform = _RemoveOption(ws.line_now(path, finding.location.line), finding.symbol)
     code = MetadataWrapper(cst.parse_module(ws.read(path))).visit(transform).code
     if not transform.removed:
         raise Leave(f"no add_argument call or click option starts at {finding.location.cited} any more")

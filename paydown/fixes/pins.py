@@ -133,6 +133,7 @@ def pin_dependency(ws: Workspace, ctx: PinContext, finding: Finding) -> str:
     path, number = finding.location.path, finding.location.line
     if path.endswith(".ipynb"):
         raise Leave("notebook cells are not rewritten; pin it in the notebook's install line by hand")
+    number = ws.line_now(path, number)
     lines = ws.read(path).splitlines(keepends=True)
     if not 0 < number <= len(lines):
         raise Leave(f"line {number} is no longer in {path}")

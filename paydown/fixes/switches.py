@@ -21,7 +21,8 @@ _PYTHON_SKIPPED = frozenset({".git", ".venv", "venv", "node_modules", "__pycache
 def _branch(block: cst.BaseSuite) -> list[cst.BaseStatement]:
     if isinstance(block, cst.IndentedBlock):
         return list(block.body)
-    return [cst.SimpleStatementLine(body=list(block.body))]  # `if x: a; b` on one line
+    assert isinstance(block, cst.SimpleStatementSuite)
+    return [cst.SimpleStatementLine(body=block.body)]  # `if x: a; b` on one line
 
 
 class _Inline(cst.CSTTransformer):
@@ -43,7 +44,9 @@ class _Inline(cst.CSTTransformer):
     def _truth(self, test: cst.BaseExpression) -> bool | None:
         negated = isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)
         inner = test.expression if isinstance(test, cst.UnaryOperation) and negated else test
-        at = self._read_at(inner) if isinstance(inner, cst.Name | cst.Attribute) else None
+        if not isinstance(inner, cst.Name | cst.Attribute):
+            return None
+        at = self._read_at(inner) or self._read_at(test)  # PD101 may name the read or the whole `not` test
         if at is None:
             return None
         self._note(inner)
@@ -118,7 +121,17 @@ def _without_assignment(module: cst.Module, name: str) -> cst.Module:
             [small.target] if isinstance(small, cst.AnnAssign) else [])
         return len(targets) == 1 and isinstance(targets[0], cst.Name) and targets[0].value == name
 
-    return module.with_changes(body=[statement for statement in module.body if not assigns(statement)])
+    body: list[cst.BaseStatement] = []
+    blank: tuple[cst.EmptyLine, ...] = ()  # the blank lines above it move to the next statement when it has none
+    for statement in module.body:
+        if assigns(statement):
+            blank = tuple(line for line in statement.leading_lines if line.comment is None)[:1]
+            continue
+        if blank and not statement.leading_lines:
+            statement = statement.with_changes(leading_lines=blank)
+        blank = ()
+        body.append(statement)
+    return module.with_changes(body=body)
 
 
 def _assigned(module: cst.Module, name: str, line: int) -> object:
@@ -160,23 +173,48 @@ def _without_unused_import(module: cst.Module, alias: str) -> cst.Module:
     return module.with_changes(body=[statement for statement in module.body if not imports_alias(statement)])
 
 
-def _inline_reads(ws: Workspace, reads: Sequence[Location], value: object) -> int:
+def _without_unused_names(module: cst.Module, name: str) -> cst.Module:
+    """``module`` without ``name`` in its `from x import ...` statements when nothing else in it names it."""
+    if len(re.findall(rf"\b{re.escape(name)}\b", module.code)) != 1:
+        return module
+
+    def keep(alias: cst.ImportAlias) -> bool:
+        bound = alias.asname.name if alias.asname else alias.name
+        return not (isinstance(bound, cst.Name) and bound.value == name)
+
+    body: list[cst.BaseStatement] = []
+    for statement in module.body:
+        small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 \
+            else None
+        if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+            kept = [alias for alias in small.names if keep(alias)]
+            if not kept:
+                continue
+            if len(kept) < len(small.names):
+                kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                statement = statement.with_changes(body=[small.with_changes(names=kept)])
+        body.append(statement)
+    return module.with_changes(body=body)
+
+
+def _inline_reads(ws: Workspace, reads: Sequence[Location], name: str, value: object) -> int:
     by_path: dict[str, set[tuple[int, int]]] = {}
     for read in reads:
         if not read.path.endswith(".py") or read.cell is not None:
             raise Leave(f"it is read at {read.cited}, which is not a Python module paydown rewrites")
-        by_path.setdefault(read.path, set()).add((read.line, read.column - 1))
+        by_path.setdefault(read.path, set()).add((ws.line_now(read.path, read.line), read.column - 1))
     inlined = 0
     for path, positions in sorted(by_path.items()):
         transform = _Inline(positions, value)
         module = MetadataWrapper(cst.parse_module(ws.read(path))).visit(transform)
         for alias in transform.through:
             module = _without_unused_import(module, alias)
+        module = _without_unused_names(module, name)
         code = module.code
         missing = positions - transform.done
         if missing:
             line, column = min(missing)
-            raise Leave(f"cannot find its read at {path}:{line}:{column + 1} any more")
+            raise Leave(f"cannot find its read at {path}:{line}:{column + 1} (in the file as it is now)")
         ws.update(path, code)
         inlined += len(positions)
     return inlined
@@ -200,9 +238,9 @@ def remove_dead_switch(ws: Workspace, finding: Finding) -> str:
     name = finding.symbol.rsplit(".", 1)[-1]
     if not path.endswith(".py") or finding.location.cell is not None:
         raise Leave(f"the switch is defined in {path}, not a Python module; remove it there by hand")
-    value = _assigned(cst.parse_module(ws.read(path)), name, line)
+    value = _assigned(cst.parse_module(ws.read(path)), name, ws.line_now(path, line))
     reads = [loc for loc in finding.related if (loc.path, loc.line) != (path, line)]
-    inlined = _inline_reads(ws, reads, value)
+    inlined = _inline_reads(ws, reads, name, value)
     reader = _still_read(ws, name, path)
     if reader:
         return f"inlined {name} = {value!r} at {inlined} read(s); kept its assignment, still named in {reader}"

@@ -236,3 +236,21 @@ def test_an_action_tag_github_does_not_know_is_left(capsys, make_repo, tmp_path:
     assert "      - uses: acme/missing@v1\n" in text
     assert "left  .github/workflows/ci.yml:7 PD203 acme/missing: the GitHub API answered 404" in err
     assert all(asked.endswith("Bearer ghp_test") for asked in github_api.asked)
+
+
+def test_switches_read_through_not_elif_and_conditional_expressions(capsys, make_repo, tmp_path: Path) -> None:
+    root = make_repo(tmp_path, {
+        "flags.py": '"""Flags."""\n\nFAST = True\nDEBUG = False\n\nLIMIT = 3\n',
+        "run.py": ("import click\n\nfrom flags import DEBUG, FAST, LIMIT\n\n\ndef step(x):\n"
+                   "    if not FAST:\n        x = x + 1\n    else:\n        x = x * 2\n"
+                   "    if DEBUG: print(x)\n    return min(x if FAST else -x, LIMIT)\n\n\n"
+                   "@click.command()\n@click.option(\"--seed\", type=int, default=0)\n"
+                   "@click.option(\"--legacy\", is_flag=True, help=\"old path\")\ndef main(seed, legacy):\n"
+                   "    print(step(seed))\n"),
+    })
+    _, _, err = _fix(capsys, root)
+    assert (root / "flags.py").read_text() == '"""Flags."""\n\nLIMIT = 3\n'
+    assert (root / "run.py").read_text() == (
+        "import click\n\nfrom flags import LIMIT\n\n\ndef step(x):\n    x = x * 2\n    return min(x, LIMIT)\n\n\n"
+        "@click.command()\n@click.option(\"--seed\", type=int, default=0)\ndef main(seed):\n    print(step(seed))\n")
+    assert "paydown: fixed 3 of 3 findings" in err
