@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +101,8 @@ def parse_problem(path: str, text: str) -> str:
             tomllib.loads(text)
         elif path.endswith((".yml", ".yaml")):
             yaml.safe_load(text)
-    except (libcst.ParserSyntaxError, tomllib.TOMLDecodeError, yaml.YAMLError) as err:
+        elif path.endswith(".ipynb"):
+            json.loads(text)
+    except (libcst.ParserSyntaxError, tomllib.TOMLDecodeError, yaml.YAMLError, ValueError) as err:
         return str(err).splitlines()[0] if str(err) else type(err).__name__
     return ""

@@ -3,6 +3,7 @@ the current specifier allows on the package index; a line-exact edit that keeps 
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 import tomllib
@@ -129,10 +130,36 @@ def _version(ctx: PinContext, path: str, name: str, spec: SpecifierSet) -> tuple
     return str(newest), f"the newest release satisfying {str(spec) or 'any version'} on {ctx.index.url}"
 
 
+_JSON_LINE = re.compile(r'^(\s*)("(?:[^"\\]|\\.)*")(\s*,?\s*)$')
+
+
+def _pin_in_notebook(line: str, name: str, version: str) -> str:
+    """A notebook's source line (a JSON string on a line of the .ipynb file) with the requirement pinned."""
+    found = _JSON_LINE.match(line)
+    if found is None:
+        raise Leave("the install line is not one JSON string on its own line of the notebook; pin it by hand")
+    source = json.loads(found.group(2))
+    offset, text, _ = _find("script", source, name)
+    rewritten = _rewrite(text, name, version)
+    assert rewritten is not None
+    source = source[:offset] + rewritten[0] + source[offset + len(text):]
+    return f"{found.group(1)}{json.dumps(source, ensure_ascii=False)}{found.group(3)}"
+
+
+def _requirement_in_notebook(line: str, name: str) -> SpecifierSet:
+    found = _JSON_LINE.match(line)
+    if found is None:
+        raise Leave("the install line is not one JSON string on its own line of the notebook; pin it by hand")
+    return _find("script", json.loads(found.group(2)), name)[2]
+
+
 def pin_dependency(ws: Workspace, ctx: PinContext, finding: Finding) -> str:
     path, number = finding.location.path, finding.location.line
-    if path.endswith(".ipynb"):
-        raise Leave("notebook cells are not rewritten; pin it in the notebook's install line by hand")
+    notebook = path.endswith(".ipynb")
+    if notebook:
+        if not finding.location.file_line:
+            raise Leave("paydown cannot tell which line of the notebook file holds it; pin it by hand")
+        number = finding.location.file_line
     number = ws.line_now(path, number)
     lines = ws.read(path).splitlines(keepends=True)
     if not 0 < number <= len(lines):
@@ -141,6 +168,11 @@ def pin_dependency(ws: Workspace, ctx: PinContext, finding: Finding) -> str:
     if "--hash" in line or (line.rstrip().endswith("\\") and _is_requirements(path)):
         raise Leave("the requirement carries hashes; pinning it needs the new version's hashes (use pip-compile)")
     name = canonicalize_name(finding.symbol)
+    if notebook:
+        version, source = _version(ctx, path, name, _requirement_in_notebook(line, name))
+        lines[number - 1] = _pin_in_notebook(line, name, version)
+        ws.update(path, "".join(lines))
+        return f"pinned {finding.symbol} to =={version} ({source})"
     offset, text, spec = _find(path, line, name)
     version, source = _version(ctx, path, name, spec)
     rewritten = _rewrite(text, name, version)

@@ -23,6 +23,7 @@ PROJECTS: dict[str, list[tuple[str, bool | str, str | None]]] = {
     "sqlalchemy": [("SQLAlchemy-2.0.36.tar.gz", False, ">=3.7"), ("SQLAlchemy-3.0.0b1.tar.gz", False, ">=3.9")],
     "pytest": [("pytest-8.3.4-py3-none-any.whl", False, ">=3.8")],
     "xgboost": [("xgboost-2.1.3.tar.gz", False, ">=3.8"), ("xgboost-3.0.0.dev1.tar.gz", False, ">=3.10")],
+    "seaborn": [("seaborn-0.13.2-py3-none-any.whl", False, ">=3.8")],
     "torch": [("torch-2.5.0.tar.gz", False, None), ("torch-2.6.0rc2.tar.gz", False, None)],
 }
 
