@@ -153,6 +153,16 @@ def _requirement_in_notebook(line: str, name: str) -> SpecifierSet:
     return _find("script", json.loads(found.group(2)), name)[2]
 
 
+def _in_conda_pip_list(lines: list[str], number: int) -> bool:
+    """Whether line ``number`` of a conda environment file is in its `- pip:` list (PyPI), not a conda package."""
+    indent = len(lines[number - 1]) - len(lines[number - 1].lstrip())
+    for line in reversed(lines[:number - 1]):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and len(line) - len(line.lstrip()) < indent:
+            return stripped.replace(" ", "") == "-pip:"
+    return False
+
+
 def pin_dependency(ws: Workspace, ctx: PinContext, finding: Finding) -> str:
     path, number = finding.location.path, finding.location.line
     notebook = path.endswith(".ipynb")
@@ -165,6 +175,10 @@ def pin_dependency(ws: Workspace, ctx: PinContext, finding: Finding) -> str:
     if not 0 < number <= len(lines):
         raise Leave(f"line {number} is no longer in {path}")
     line = lines[number - 1]
+    conda = path.endswith((".yml", ".yaml")) and not path.startswith(".github/")
+    if conda and not _in_conda_pip_list(lines, number):
+        raise Leave("a conda package is pinned from its conda channel, which paydown does not read; pin it by hand "
+                    "or add a conda-lock file")
     if "--hash" in line or (line.rstrip().endswith("\\") and _is_requirements(path)):
         raise Leave("the requirement carries hashes; pinning it needs the new version's hashes (use pip-compile)")
     name = canonicalize_name(finding.symbol)

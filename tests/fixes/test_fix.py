@@ -256,3 +256,12 @@ def test_switches_read_through_not_elif_and_conditional_expressions(capsys, make
         "import click\n\nfrom flags import LIMIT\n\n\ndef step(x):\n    x = x * 2\n    return min(x, LIMIT)\n\n\n"
         "@click.command()\n@click.option(\"--seed\", type=int, default=0)\ndef main(seed):\n    print(step(seed))\n")
     assert "paydown: fixed 3 of 3 findings" in err
+
+
+def test_a_conda_environment_pins_its_pip_list_only(capsys, make_repo, tmp_path: Path, package_index) -> None:
+    root = make_repo(tmp_path, {"environment.yml": "name: x\ndependencies:\n  - python=3.11\n  - numpy>=1.26\n"
+                                                   "  - pip\n  - pip:\n    - flask  # web\n"})
+    _, _, err = _fix(capsys, root, "--index-url", package_index.url)
+    assert (root / "environment.yml").read_text() == ("name: x\ndependencies:\n  - python=3.11\n  - numpy>=1.26\n"
+                                                      "  - pip\n  - pip:\n    - flask==3.1.0  # web\n")
+    assert "PD201 numpy: a conda package is pinned from its conda channel" in err
