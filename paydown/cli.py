@@ -8,14 +8,13 @@ import json
 import os
 import subprocess
 import sys
-import tomllib
 from collections.abc import Callable, Sequence
 from enum import IntEnum
 from pathlib import Path
 
 from paydown import __version__, fix_cli, service_cli
 from paydown.analyzers import ALL_RULES, rule_by_id, terminal
-from paydown.analyzers.config import CONFIG_FILE, Config, ConfigError, canonical_names, load_config, parse_config
+from paydown.analyzers.config import CONFIG_FILE, Config, ConfigError, canonical_names, load_config
 from paydown.analyzers.finding import Priority
 from paydown.analyzers.report import RENDERERS, render_sarif, render_text, rule_help
 from paydown.analyzers.runner import Report, scan
@@ -267,6 +266,7 @@ def _rules() -> int:
 
 def _inputs(args: argparse.Namespace) -> int:
     from paydown.analyzers.data_inputs import inventory as data_inventory
+    from paydown.fixes.inputs import appended, check_writable
     from paydown.templating import render
 
     root: Path = args.path
@@ -278,14 +278,8 @@ def _inputs(args: argparse.Namespace) -> int:
     if args.init:
         entries = data_inventory.init_entries(inventory, config)
         target = root / CONFIG_FILE
-        refused = next((p for p in config.problems if p.path == CONFIG_FILE), None)
-        if refused is not None:  # a link out of the folder or an oversized file: never written through
-            raise ConfigError(CONFIG_FILE, "", f"{refused.message}; no entries added")
-        if not target.is_file() and config.source:
-            raise ConfigError(config.source, "inputs", f"add the entries there; {CONFIG_FILE} would replace it")
-        old = target.read_text(encoding="utf-8") if target.is_file() else ""
-        new = old + ("\n" if old and not old.endswith("\n") else "") + render("inputs/init.toml.j2", entries=entries)
-        parse_config(tomllib.loads(new), CONFIG_FILE, ALL_RULES)  # never write a file paydown cannot read back
+        check_writable(root, config)  # shared with `paydown fix`, which declares inputs the same way
+        new = appended(target.read_text(encoding="utf-8") if target.is_file() else "", entries)
         if entries:
             target.write_text(new, encoding="utf-8")
         print(f"paydown: {len(entries)} [[inputs]] entr{'y' if len(entries) == 1 else 'ies'} added to {target}",

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from paydown.analyzers import ALL_RULES
-from paydown.analyzers.config import CONFIG_FILE, Config, parse_config
+from paydown.analyzers.config import CONFIG_FILE, Config, ConfigError, parse_config
 from paydown.analyzers.data_inputs import inventory as data_inventory
 from paydown.analyzers.finding import Finding
 from paydown.templating import render
@@ -16,16 +16,20 @@ from paydown.templating import render
 from ._model import Leave, Workspace
 
 
-def with_entries(root: Path, config: Config, old: str, entries: Sequence[dict[str, str]]) -> str:
-    """The text of .paydown.toml with ``entries`` appended; ConfigError-free or Leave, never unreadable."""
+def check_writable(root: Path, config: Config) -> None:
+    """ConfigError when entries must not be added to .paydown.toml: a link out of the folder or an oversized
+    file is never written through, and a configuration in pyproject.toml would be replaced by a new file."""
     refused = next((p for p in config.problems if p.path == CONFIG_FILE), None)
-    if refused is not None:  # a link out of the folder or an oversized file: never written through
-        raise Leave(f"{CONFIG_FILE}: {refused.message}; no entries added")
+    if refused is not None:
+        raise ConfigError(CONFIG_FILE, "", f"{refused.message}; no entries added")
     if not (root / CONFIG_FILE).is_file() and config.source:
-        raise Leave(f"the configuration is in {config.source}; add [[inputs]] there ({CONFIG_FILE} would "
-                    "replace it)")
+        raise ConfigError(config.source, "inputs", f"add the entries there; {CONFIG_FILE} would replace it")
+
+
+def appended(old: str, entries: Sequence[dict[str, str]]) -> str:
+    """.paydown.toml's text with ``entries`` appended, read back first: never a file paydown cannot read."""
     new = old + ("\n" if old and not old.endswith("\n") else "") + render("inputs/init.toml.j2", entries=entries)
-    parse_config(tomllib.loads(new), CONFIG_FILE, ALL_RULES)  # never write a file paydown cannot read back
+    parse_config(tomllib.loads(new), CONFIG_FILE, ALL_RULES)
     return new
 
 
@@ -38,10 +42,13 @@ def declare_inputs(ws: Workspace, config: Config, findings: Sequence[Finding], j
     entries = [e for e in data_inventory.init_entries(inventory, config) if e["uri"] in wanted]
     if not entries:
         raise Leave("no undeclared source to add (already declared, or not found again)")
-    old = ws.read(CONFIG_FILE) if (ws.root / CONFIG_FILE).is_file() else ""
-    if not (ws.root / CONFIG_FILE).is_file():
-        ws.create(CONFIG_FILE)
-    ws.update(CONFIG_FILE, with_entries(ws.root, config, old, entries))
+    try:
+        check_writable(ws.root, config)
+        if not (ws.root / CONFIG_FILE).is_file():
+            ws.create(CONFIG_FILE)
+        ws.update(CONFIG_FILE, appended(ws.read(CONFIG_FILE), entries))
+    except ConfigError as err:
+        raise Leave(str(err)) from None
     added = {e["uri"]: e["name"] for e in entries}
     return {f.fingerprint: f"declared as [[inputs]] {added[patterns.get(f.symbol, f.symbol)]!r} in {CONFIG_FILE} "
                            "(owner = \"TODO\": fill in who answers for it)"
