@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -97,6 +97,44 @@ def _rewrite(text: str, name: str, version: str) -> tuple[str, SpecifierSet] | N
     spec_end = head.end() + len(text[head.end():end].rstrip())
     space = "" if marker < 0 else text[spec_end:marker]
     return f"{text[:head.end()].rstrip()}=={version}{space}{text[end:]}", requirement.specifier
+
+
+_TABLE_ENTRY = re.compile(r'^\s*["\']?([A-Za-z0-9][A-Za-z0-9._-]*)["\']?\s*=\s*(\{[^}]*?\bversion\s*=\s*)?"([^"]*)"')
+
+
+def _poetry_spec(text: str) -> SpecifierSet:
+    """A Poetry or Pipfile version constraint as a PEP 440 specifier (`^1.5` is `>=1.5,<2`, `~1.5` `>=1.5,<1.6`)."""
+    text = text.strip()
+    if text in ("", "*"):
+        return SpecifierSet()
+    if text[0] in "^~" and text[1:2] != "=":
+        try:
+            low = Version(text[1:])
+        except InvalidVersion:
+            raise Leave(f"cannot read the version constraint {text!r}") from None
+        parts = [*low.release, 0, 0][:max(len(low.release), 2)]
+        if text[0] == "^":
+            first = next((n for n, part in enumerate(parts) if part), len(parts) - 1)
+            high = [*parts[:first], parts[first] + 1]
+        else:
+            high = [parts[0], parts[1] + 1] if len(low.release) > 1 else [parts[0] + 1]
+        return SpecifierSet(f">={low},<{'.'.join(map(str, high))}")
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier:
+        raise Leave(f"cannot read the version constraint {text!r}") from None
+
+
+def _table_entry(path: str, line: str, name: str) -> tuple[int, str, SpecifierSet, str] | None:
+    """A `name = "constraint"` (or `{version = ...}`) entry of a Poetry table or Pipfile: (offset, the string's
+    text, its specifier, the form an exact pin takes there); None when the line is not one for ``name``."""
+    if not path.endswith(("pyproject.toml", "Pipfile")):
+        return None
+    found = _TABLE_ENTRY.match(line)
+    if found is None or canonicalize_name(found.group(1)) != name:
+        return None
+    exact = "=={}" if path.endswith("Pipfile") else "{}"
+    return found.start(3), found.group(3), _poetry_spec(found.group(3)), exact
 
 
 def _find(path: str, line: str, name: str) -> tuple[int, str, SpecifierSet]:
@@ -187,6 +225,13 @@ def pin_dependency(ws: Workspace, ctx: PinContext, finding: Finding) -> str:
         lines[number - 1] = _pin_in_notebook(line, name, version)
         ws.update(path, "".join(lines))
         return f"pinned {finding.symbol} to =={version} ({source})"
+    table = _table_entry(path, line, name)
+    if table is not None:
+        offset, text, spec, exact = table
+        version, source = _version(ctx, path, name, spec)
+        lines[number - 1] = line[:offset] + exact.format(version) + line[offset + len(text):]
+        ws.update(path, "".join(lines))
+        return f"pinned {finding.symbol} to {exact.format(version)} ({source})"
     offset, text, spec = _find(path, line, name)
     version, source = _version(ctx, path, name, spec)
     rewritten = _rewrite(text, name, version)
