@@ -50,17 +50,30 @@ class PinContext:
     def _read_floor(self, folder: str) -> Version | None:
         while True:
             pyproject = self.root / folder / "pyproject.toml"
-            if pyproject.is_file():
-                try:
-                    wanted = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get(
-                        "requires-python")
-                except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-                    wanted = None
-                if isinstance(wanted, str):
-                    return lowest_python(wanted)
+            wanted = _requires_python(pyproject) if pyproject.is_file() else None
+            if wanted is not None:
+                return lowest_python(wanted)
             if not folder:
                 return None
             folder = posixpath.dirname(folder)
+
+
+def _requires_python(pyproject: Path) -> str | None:
+    """The project's `requires-python`, or Poetry's `python` dependency as a PEP 440 specifier."""
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    wanted = data.get("project", {}).get("requires-python")
+    if isinstance(wanted, str):
+        return wanted
+    poetry = data.get("tool", {}).get("poetry", {}).get("dependencies", {}).get("python")
+    if isinstance(poetry, str):
+        try:
+            return str(_poetry_spec(poetry))
+        except Leave:
+            return None
+    return None
 
 
 def _is_requirements(path: str) -> bool:

@@ -270,9 +270,11 @@ def test_a_conda_environment_pins_its_pip_list_only(capsys, make_repo, tmp_path:
 def test_poetry_and_pipfile_tables_are_pinned_in_their_own_syntax(capsys, make_repo, tmp_path: Path,
                                                                   package_index) -> None:
     poetry = ('[tool.poetry]\nname = "x"\nversion = "1"\npackage-mode = false\n\n[tool.poetry.dependencies]\n'
-              'python = "^3.10"\npandas = "^1.5"  # frames\nnumpy = {version = "~1.26", extras = []}\nflask = "*"\n')
+              'python = "^3.10"\npandas = "^1.5"  # frames\nnumpy = {version = "~1.26", extras = []}\nflask = "*"\n'
+              'scikit-learn = "*"\n')  # 1.6.0 needs Python 3.11: Poetry's python = "^3.10" keeps 1.5.2
     root = make_repo(tmp_path, {"a/pyproject.toml": poetry, "b/Pipfile": '[packages]\nflask = "*"\n'})
     _fix(capsys, root, "--index-url", package_index.url)
     assert (root / "a/pyproject.toml").read_text() == poetry.replace('"^1.5"', '"1.5.3"').replace(
-        '"~1.26"', '"1.26.4"').replace('flask = "*"', 'flask = "3.1.0"')
+        '"~1.26"', '"1.26.4"').replace('flask = "*"', 'flask = "3.1.0"').replace(
+        'scikit-learn = "*"', 'scikit-learn = "1.5.2"')
     assert (root / "b/Pipfile").read_text() == '[packages]\nflask = "==3.1.0"\n'
