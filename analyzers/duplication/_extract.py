@@ -9,7 +9,6 @@ it), ``exact`` keeps literals, attribute and called names (two copies that diffe
 from __future__ import annotations
 
 import hashlib
-import keyword
 import re
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -18,6 +17,7 @@ import libcst as cst
 
 from ..cst import ParsedFile, dotted_name
 from . import _evidence, _roles, _template
+from ._normalise import KEYWORDS, TOKEN, canonical_string, normalise
 from ._template import Template
 
 # Runs of module-level statements below this floor are never kept; the configurable thresholds apply above it.
@@ -26,27 +26,12 @@ _SELF_ASSIGNMENT = re.compile(r"^self\.\w+(?:\s*,\s*self\.\w+)*\s*(?::[^=]+)?=[^
 # Methods that set state up rather than compute features.
 _SET_UP_METHODS = frozenset({"__init__", "__post_init__", "__new__", "__setstate__", "__init_subclass__"})
 
-_TOKEN = re.compile(
-    r"(?P<comment>#[^\n]*)"
-    r"|(?P<string>[rRbBuUfF]{0,2}(?:'''[\s\S]*?'''|\"\"\"[\s\S]*?\"\"\"|'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\"))"
-    r"|(?P<number>(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d+)?[jJ]?)"
-    r"|(?P<name>[^\W\d]\w*)"
-    r"|(?P<op>\*\*=?|//=?|->|:=|[-+*/%@&|^<>=!]=|<<=?|>>=?|[^\s\w])"
-)
-_OPENERS = frozenset("([{")
-_CLOSERS = frozenset(")]}")
-_UNARY_AFTER = frozenset({None, "(", "[", "{", ",", "=", ":", "return", "**", "*", "/", "+", "-", "==", "<", ">"})
-_KEYWORDS = frozenset(keyword.kwlist)
 
 # A superset of what can make a statement evidence: when none of it is in the file, it has no candidate block,
 # and the file's position pass (a third of a parse) is skipped.
 _DATA_IMPORT = re.compile(r"^[ \t]*(?:import|from)[ \t][^\n]*\b(?:" + "|".join(sorted(_evidence.DATA_LIBRARIES))
                           + r"|torch|tensorflow|transformers|keras|datasets)\b", re.MULTILINE)
 _COPIED = re.compile(r"#\s*Copied from\b")
-# A file path or URL literal: where a copy reads its data from, not what it computes (two copies reading
-# different files are still copies).
-_PATH = re.compile(r"^[rRbBuUfF]{0,2}(['\"])(?:[^'\"\s]*/[^'\"\s]*|[^'\"\s]+\.(?:csv|tsv|json|jsonl|parquet|npz|npy|"
-                   r"pkl|pickle|txt|h5|hdf5|feather|jpg|jpeg|png|tif|tiff|bin|pt|pth|ckpt|zip|gz))\1$")
 # Bare expressions that only show or log something: dropped, so copies differing in them stay copies.
 _OUTPUT_ONLY = re.compile(
     r"^(?:(?:print|pprint|display|logger\.\w+|logging\.\w+|log\.\w+|warnings\.warn|wandb\.log|mlflow\.log_\w+"
@@ -94,47 +79,6 @@ class FileFacts(NamedTuple):
 
 def _digest(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
-
-
-def _canonical_string(text: str) -> str:
-    """'a' and "a" are the same literal; other strings and numbers stay as written."""
-    if len(text) >= 2 and text[0] in "'\"" and text[-1] == text[0] and not text.startswith(('"""', "'''")):
-        body = text[1:-1]
-        if not any(c in body for c in "'\"\\"):
-            return f"'{body}'"
-    return text
-
-
-def normalise(code: str, aliases: frozenset[str]) -> tuple[str, str, int]:
-    """(shape text, exact text, token count) of a statement's code; comments dropped."""
-    shape: list[str] = []
-    exact: list[str] = []
-    tokens = [(m.lastgroup, m.group()) for m in _TOKEN.finditer(code) if m.lastgroup != "comment"]
-    depth = 0
-    previous: str | None = None
-    negate = False
-    for index, (kind, text) in enumerate(tokens):
-        following = tokens[index + 1][1] if index + 1 < len(tokens) else ""
-        if kind == "op" and text == "-" and previous in _UNARY_AFTER and index + 1 < len(tokens) \
-                and tokens[index + 1][0] == "number":
-            negate = True  # a negative literal is one literal: `-1.0` folds like `0.0`
-            continue
-        if kind in ("string", "number"):
-            shape.append("S" if kind == "string" else "N")
-            exact.append("PATH" if kind == "string" and _PATH.search(text) else
-                         ("-" if negate else "") + _canonical_string(text))
-        elif kind == "name" and text not in _KEYWORDS:
-            keyword_arg = following == "=" and depth > 0
-            shape.append(text if previous == "." or keyword_arg else "V")
-            exact.append(text if previous == "." or keyword_arg or following == "(" or text in aliases else "V")
-        else:
-            depth += text in _OPENERS
-            depth -= text in _CLOSERS
-            shape.append(text)
-            exact.append(text)
-        previous = text
-        negate = False
-    return " ".join(shape), " ".join(exact), len(tokens)
 
 
 class _Source:
@@ -340,19 +284,19 @@ def _renamed(body: Sequence[tuple[int, int, str]], params: tuple[str, ...]) -> s
     for _, _, code in body:
         for found in _BOUND.finditer(code):
             local.update(_NAME.findall(next(g for g in found.groups() if g is not None)))
-    local -= _KEYWORDS
+    local -= KEYWORDS
     order: dict[str, str] = {}
     out: list[str] = []
     for _, _, code in body:
         previous = ""
-        for found in _TOKEN.finditer(code):
+        for found in TOKEN.finditer(code):
             kind, text = found.lastgroup, found.group()
             if kind == "comment":
                 continue
             if kind == "name" and text in local and previous != ".":
                 text = order.setdefault(text, f"L{len(order)}")
             elif kind == "string":
-                text = _canonical_string(text)
+                text = canonical_string(text)
             out.append(text)
             previous = text
         out.append(";")
