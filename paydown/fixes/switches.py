@@ -25,6 +25,9 @@ def _branch(block: cst.BaseSuite) -> list[cst.BaseStatement]:
     return [cst.SimpleStatementLine(body=block.body)]  # `if x: a; b` on one line
 
 
+_TERMINAL = (cst.Return, cst.Raise, cst.Continue, cst.Break)
+
+
 class _Inline(cst.CSTTransformer):
     """Replaces each read at the given (line, 0-based column) with the constant; an `if` or conditional
     expression testing the read directly (or its `not`) keeps only the branch that runs."""
@@ -35,6 +38,7 @@ class _Inline(cst.CSTTransformer):
         super().__init__()
         self.reads, self.value, self.done = reads, value, set[tuple[int, int]]()
         self._elifs: set[int] = set()
+        self._terminal: set[int] = set()
         self.through: set[str] = set()  # modules the reads went through (`settings` in settings.USE_X)
 
     def _read_at(self, node: cst.CSTNode) -> tuple[int, int] | None:
@@ -81,6 +85,9 @@ class _Inline(cst.CSTTransformer):
         first = kept[0]
         if isinstance(first, cst.SimpleStatementLine | cst.BaseCompoundStatement) and hasattr(first, "leading_lines"):
             kept[0] = first.with_changes(leading_lines=(*updated_node.leading_lines, *first.leading_lines))
+        last = kept[-1]
+        if isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], _TERMINAL):
+            self._terminal.add(id(last))  # the kept branch returns: what followed the `if` never runs either
         return cst.FlattenSentinel(kept)
 
     def leave_IfExp(self, original_node: cst.IfExp, updated_node: cst.IfExp) -> cst.BaseExpression:
@@ -108,6 +115,9 @@ class _Inline(cst.CSTTransformer):
                             ) -> cst.IndentedBlock:
         if original_node.body and not updated_node.body:  # the block held only the branch that never runs
             return updated_node.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
+        ends = next((n for n, statement in enumerate(updated_node.body) if id(statement) in self._terminal), None)
+        if ends is not None:
+            return updated_node.with_changes(body=updated_node.body[:ends + 1])
         return updated_node
 
 
@@ -197,6 +207,19 @@ def _without_unused_names(module: cst.Module, name: str) -> cst.Module:
     return module.with_changes(body=body)
 
 
+def _without_orphans(ws: Workspace, path: str, before: str, module: cst.Module) -> cst.Module:
+    """``module`` without its private module-level functions (`_name`) that only the removed branch called:
+    named in ``before`` beyond their definition, named nowhere now, in this file or any other."""
+    def orphan(statement: cst.BaseStatement) -> bool:
+        if not isinstance(statement, cst.FunctionDef) or not statement.name.value.startswith("_"):
+            return False
+        word = re.compile(rf"\b{re.escape(statement.name.value)}\b")
+        return (len(word.findall(before)) > 1 and len(word.findall(module.code)) == 1
+                and not _still_read(ws, statement.name.value, path, skip=path))
+
+    return module.with_changes(body=[statement for statement in module.body if not orphan(statement)])
+
+
 def _inline_reads(ws: Workspace, reads: Sequence[Location], name: str, value: object) -> int:
     by_path: dict[str, set[tuple[int, int]]] = {}
     for read in reads:
@@ -210,6 +233,7 @@ def _inline_reads(ws: Workspace, reads: Sequence[Location], name: str, value: ob
         for alias in transform.through:
             module = _without_unused_import(module, alias)
         module = _without_unused_names(module, name)
+        module = _without_orphans(ws, path, ws.read(path), module)
         code = module.code
         missing = positions - transform.done
         if missing:
@@ -220,12 +244,12 @@ def _inline_reads(ws: Workspace, reads: Sequence[Location], name: str, value: ob
     return inlined
 
 
-def _still_read(ws: Workspace, name: str, definition: str) -> str:
-    """A Python file that still names ``name`` (other than its definition's own line), or ""."""
+def _still_read(ws: Workspace, name: str, definition: str, *, skip: str = "") -> str:
+    """A Python file that still names ``name`` (other than its definition's own line; ``skip`` not read), or ""."""
     word = re.compile(rf"\b{re.escape(name)}\b")
     for file in sorted(ws.root.rglob("*.py")):
         relative = file.relative_to(ws.root).as_posix()
-        if _PYTHON_SKIPPED.intersection(relative.split("/")):
+        if relative == skip or _PYTHON_SKIPPED.intersection(relative.split("/")):
             continue
         text = ws.read(relative)
         if len(word.findall(text)) > (1 if relative == definition else 0):

@@ -69,6 +69,7 @@ def test_fix_pins_the_example_and_removes_its_dead_switch(capsys, example: Path,
     for path in ("features.py", "settings.py", "train.py"):
         libcst.parse_module(after[path].decode())  # the result parses
     assert b"USE_NEW_ENCODER" not in after["settings.py"] + after["features.py"]
+    assert b"_target_encode" not in after["features.py"]  # the helper only the dead branch called
     assert b"return pd.get_dummies(df, columns=CATEGORICAL_COLUMNS, dtype=float)" in after["features.py"]
     assert b"--legacy-features" not in after["train.py"]
     changed = {path for path in after if before.get(path) != after[path]}
@@ -278,3 +279,12 @@ def test_poetry_and_pipfile_tables_are_pinned_in_their_own_syntax(capsys, make_r
         '"~1.26"', '"1.26.4"').replace('flask = "*"', 'flask = "3.1.0"').replace(
         'scikit-learn = "*"', 'scikit-learn = "1.5.2"')
     assert (root / "b/Pipfile").read_text() == '[packages]\nflask = "==3.1.0"\n'
+
+
+def test_a_kept_branch_that_returns_takes_the_unreachable_rest_along(capsys, make_repo, tmp_path: Path) -> None:
+    root = make_repo(tmp_path, {"settings.py": "SLOW = False\n",
+                                "model.py": ("from settings import SLOW\n\n\ndef f(x):\n    if SLOW:\n"
+                                             "        y = x + 1\n    else:\n        return x * 2\n"
+                                             "    return y\n")})
+    _, _, err = _fix(capsys, root, "--select", "PD101")
+    assert (root / "model.py").read_text() == "\n\ndef f(x):\n    return x * 2\n", err
