@@ -37,9 +37,7 @@ def add_command(commands: Any) -> None:
 def fix_note(rule_id: str) -> str:
     """The line `paydown explain` adds: whether `paydown fix` pays this rule's findings down, and how."""
     fix = fix_for(rule_id)
-    if fix is None:
-        return f"paydown fix: no automatic fix for {rule_id}\n"
-    return f"paydown fix: {fix.does}\n"
+    return render("rules/fix.txt.j2", rule_id=rule_id, does=fix.does if fix else "")
 
 
 def run(args: argparse.Namespace, names: Any) -> int:

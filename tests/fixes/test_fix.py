@@ -208,9 +208,9 @@ def test_every_fix_serves_known_rules_once() -> None:
 
 def test_explain_says_whether_a_rule_has_a_fix(capsys) -> None:
     assert main(["explain", "PD201"]) == Exit.CLEAN
-    assert "paydown fix: pins the requirement" in capsys.readouterr().out
+    assert "\nAutomatic fix\n  `paydown fix` pins the requirement" in capsys.readouterr().out
     assert main(["explain", "PD301"]) == Exit.CLEAN
-    assert "paydown fix: no automatic fix for PD301" in capsys.readouterr().out
+    assert "\nAutomatic fix\n  None: `paydown fix` leaves PD301 findings" in capsys.readouterr().out
     assert fix_for("PD301") is None
 
 
