@@ -41,7 +41,10 @@ class Workspace:
             target = self.root / path
             if not target.resolve().is_relative_to(self.root.resolve()) or not target.is_file():
                 raise Leave(f"{path} is not a file inside the scanned folder")
-            self._old[path] = target.read_text(encoding="utf-8")
+            try:  # bytes decoded as they are: \r\n line endings stay \r\n
+                self._old[path] = target.read_bytes().decode("utf-8")
+            except (OSError, UnicodeDecodeError) as err:
+                raise Leave(f"cannot read {path}: {err}") from None
             self._new[path] = self._old[path]
         return self._new[path]
 
@@ -89,7 +92,7 @@ class Workspace:
 
     def write(self) -> None:
         for path in self.changed():
-            (self.root / path).write_text(self._new[path], encoding="utf-8")
+            (self.root / path).write_bytes(self._new[path].encode("utf-8"))
 
 
 def parse_problem(path: str, text: str) -> str:

@@ -166,6 +166,17 @@ def _assigned(module: cst.Module, name: str, line: int) -> object:
     raise Leave(f"`{name}` is not a module-level `{name} = constant` on line {line}; only those are rewritten")
 
 
+def _tidy_top(before: cst.Module, after: cst.Module) -> cst.Module:
+    """When the fix deleted a module's first statement, the new first one does not start with blank lines."""
+    if not after.body or not before.body or after.body[0] is before.body[0]:
+        return after
+    first = after.body[0]
+    lines = list(first.leading_lines)
+    while lines and lines[0].comment is None:
+        lines.pop(0)
+    return after.with_changes(body=[first.with_changes(leading_lines=lines), *after.body[1:]])
+
+
 def _without_unused_import(module: cst.Module, alias: str) -> cst.Module:
     """``module`` without `import alias` when the fix took away its last use (a plain one-name import only)."""
     def imports_alias(statement: cst.BaseStatement) -> bool:
@@ -230,9 +241,10 @@ def _inline_reads(ws: Workspace, reads: Sequence[Location], name: str, value: ob
     for path, positions in sorted(by_path.items()):
         transform = _Inline(positions, value)
         module = MetadataWrapper(cst.parse_module(ws.read(path))).visit(transform)
+        inlined_module = module
         for alias in transform.through:
             module = _without_unused_import(module, alias)
-        module = _without_unused_names(module, name)
+        module = _tidy_top(inlined_module, _without_unused_names(module, name))
         module = _without_orphans(ws, path, ws.read(path), module)
         code = module.code
         missing = positions - transform.done
@@ -251,7 +263,10 @@ def _still_read(ws: Workspace, name: str, definition: str, *, skip: str = "") ->
         relative = file.relative_to(ws.root).as_posix()
         if relative == skip or _PYTHON_SKIPPED.intersection(relative.split("/")):
             continue
-        text = ws.read(relative)
+        try:
+            text = ws.read(relative)
+        except Leave:
+            return relative  # a file paydown cannot read may name it: keep the assignment
         if len(word.findall(text)) > (1 if relative == definition else 0):
             return relative
     return ""

@@ -129,7 +129,7 @@ def test_a_switch_a_configurator_can_rebind_is_never_removed(capsys, make_repo, 
 def test_the_same_switch_without_a_configurator_is_removed(capsys, make_repo, tmp_path: Path) -> None:
     root = make_repo(tmp_path, SWITCH)  # the control for the test above: the rebinding is what keeps it
     _fix(capsys, root, "--select", "PD101")
-    assert (root / "run.py").read_text() == "\n\ndef run(x):\n    return x\n"
+    assert (root / "run.py").read_text() == "def run(x):\n    return x\n"
     assert (root / "settings.py").read_text() == '"""Settings."""\n'
 
 
@@ -287,4 +287,16 @@ def test_a_kept_branch_that_returns_takes_the_unreachable_rest_along(capsys, mak
                                              "        y = x + 1\n    else:\n        return x * 2\n"
                                              "    return y\n")})
     _, _, err = _fix(capsys, root, "--select", "PD101")
-    assert (root / "model.py").read_text() == "\n\ndef f(x):\n    return x * 2\n", err
+    assert (root / "model.py").read_text() == "def f(x):\n    return x * 2\n", err
+
+
+def test_line_endings_and_unreadable_files_are_kept(capsys, make_repo, tmp_path: Path, package_index) -> None:
+    root = make_repo(tmp_path, {"requirements.txt": b"flask\r\nnumpy~=1.26\r\n",
+                                "settings.py": b"SLOW = False\r\n",
+                                "model.py": b"import settings\r\n\r\n\r\ndef f(x):\r\n    if settings.SLOW:\r\n"
+                                            b"        return -x\r\n    return x\r\n",
+                                "legacy.py": b"# caf\xe9: SLOW\r\n"})
+    _fix(capsys, root, "--index-url", package_index.url)
+    assert (root / "requirements.txt").read_bytes() == b"flask==3.1.0\r\nnumpy==1.26.4\r\n"
+    assert (root / "model.py").read_bytes() == b"def f(x):\r\n    return x\r\n"
+    assert (root / "settings.py").read_bytes() == b"SLOW = False\r\n"  # legacy.py cannot be read: kept
