@@ -65,7 +65,7 @@ def pin_action(ws: Workspace, github: GitHubCommits, finding: Finding) -> str:
     if not 0 < number <= len(lines):
         raise Leave(f"line {number} is no longer in {path}")
     line = lines[number - 1]
-    repo = finding.symbol.split("@", 1)[0]
+    repo = "/".join(finding.symbol.split("@", 1)[0].split("/")[:2])  # github/codeql-action/init: the repository
     uses = re.search(rf"(uses:\s*[\"']?){re.escape(repo)}(/[^@\s\"']*)?@([^\s\"'#]+)([\"']?)", line)
     if uses is None or repo.count("/") != 1:
         raise Leave(f"cannot find `uses: {repo}@...` on this line")

@@ -78,7 +78,8 @@ def package_index() -> Iterator[StandInIndex]:
 
 # The stand-in GitHub's tags: (owner/repo, ref) -> commit.
 TAGS = {("actions/checkout", "v4"): "11bd71901bbe5b1630ceea73d27597364c9af683",
-        ("actions/setup-python", "v5"): "0b93645e9fea7318ecaed2b359559ac225c90a2b"}
+        ("actions/setup-python", "v5"): "0b93645e9fea7318ecaed2b359559ac225c90a2b",
+        ("github/codeql-action", "v3"): "df409f7d9260372bd5f19e5b04e83cb3c43714ae"}
 
 
 class StandInGitHub(StandInIndex):

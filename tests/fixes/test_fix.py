@@ -231,12 +231,14 @@ def test_an_action_tag_github_does_not_know_is_left(capsys, make_repo, tmp_path:
                                                     monkeypatch) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_test")
     workflow = ("on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n"
-                "      - uses: actions/checkout@v4  # full history\n      - uses: acme/missing@v1\n")
+                "      - uses: actions/checkout@v4  # full history\n      - uses: acme/missing@v1\n"
+                "      - uses: 'github/codeql-action/init@v3'\n")
     root = make_repo(tmp_path, {".github/workflows/ci.yml": workflow})
     _, _, err = _fix(capsys, root, "--github-api-url", github_api.url)
     text = (root / ".github/workflows/ci.yml").read_text()
     assert "      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683  # v4 # full history\n" in text
     assert "      - uses: acme/missing@v1\n" in text
+    assert "      - uses: 'github/codeql-action/init@df409f7d9260372bd5f19e5b04e83cb3c43714ae' # v3\n" in text
     assert "left  .github/workflows/ci.yml:7 PD203 acme/missing: the GitHub API answered 404" in err
     assert all(asked.endswith("Bearer ghp_test") for asked in github_api.asked)
 
