@@ -29,41 +29,75 @@ _TERMINAL = (cst.Return, cst.Raise, cst.Continue, cst.Break)
 
 
 class _Inline(cst.CSTTransformer):
-    """Replaces each read at the given (line, 0-based column) with the constant; an `if` or conditional
-    expression testing the read directly (or its `not`) keeps only the branch that runs."""
+    """Replaces each read of the switch on the given lines with the constant; an `if` or conditional expression
+    testing the read directly (or its `not`) keeps only the branch that runs. PD101 places a read at the start
+    of the test holding it, so reads are matched by line and by what they name, never by column alone."""
 
     METADATA_DEPENDENCIES = (PositionProvider,)
 
-    def __init__(self, reads: set[tuple[int, int]], value: object) -> None:
+    def __init__(self, name: str, lines: set[int], value: object) -> None:
         super().__init__()
-        self.reads, self.value, self.done = reads, value, set[tuple[int, int]]()
+        self.name, self.lines, self.value, self.done = name, lines, value, set[int]()
         self._elifs: set[int] = set()
         self._terminal: set[int] = set()
+        self._not_reads: set[int] = set()  # attribute names, keywords, parameters: the same word, not a read
+        self._importing = 0
+        self.in_expressions: set[int] = set()  # reads inside a larger expression, where only the value is inlined
+        self._tests: set[int] = set()  # the whole test (or the operand of its `not`) of an `if` or a ternary
         self.through: set[str] = set()  # modules the reads went through (`settings` in settings.USE_X)
 
-    def _read_at(self, node: cst.CSTNode) -> tuple[int, int] | None:
-        start = self.get_metadata(PositionProvider, node).start
-        return (start.line, start.column) if (start.line, start.column) in self.reads else None
+    def _read_line(self, node: cst.CSTNode) -> int | None:
+        if isinstance(node, cst.Name):
+            names = node.value == self.name and id(node) not in self._not_reads and not self._importing
+        else:
+            names = (isinstance(node, cst.Attribute) and node.attr.value == self.name
+                     and isinstance(node.value, cst.Name))
+        line = self.get_metadata(PositionProvider, node).start.line if names else None
+        return line if line in self.lines else None
 
     def _truth(self, test: cst.BaseExpression) -> bool | None:
         negated = isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)
         inner = test.expression if isinstance(test, cst.UnaryOperation) and negated else test
-        if not isinstance(inner, cst.Name | cst.Attribute):
-            return None
-        at = self._read_at(inner) or self._read_at(test)  # PD101 may name the read or the whole `not` test
-        if at is None:
+        line = self._read_line(inner)
+        if line is None:
             return None
         self._note(inner)
-        self.done.add(at)
+        self.done.add(line)
         return (not self.value) if negated else bool(self.value)
 
-    def _note(self, read: cst.BaseExpression) -> None:
+    def _note(self, read: cst.CSTNode) -> None:
         if isinstance(read, cst.Attribute) and isinstance(read.value, cst.Name):
             self.through.add(read.value.value)
 
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._not_reads.add(id(node.attr))
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self._not_reads.add(id(node.keyword))
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self._not_reads.add(id(node.name))
+
+    def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
+        self._importing += 1
+
+    def leave_ImportAlias(self, original_node: cst.ImportAlias, updated_node: cst.ImportAlias) -> cst.ImportAlias:
+        self._importing -= 1
+        return updated_node
+
+    def _test(self, test: cst.BaseExpression) -> None:
+        negated = isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)
+        self._tests.add(id(test.expression if isinstance(test, cst.UnaryOperation) and negated else test))
+
     def visit_If(self, node: cst.If) -> None:
         if isinstance(node.orelse, cst.If):
-            self._elifs.add(id(node.orelse))
+            self._elifs.add(id(node.orelse))  # an `elif` testing the switch is left: its test is not a plain if's
+        if id(node) not in self._elifs:
+            self._test(node.test)
+
+    def visit_IfExp(self, node: cst.IfExp) -> None:
+        self._test(node.test)
 
     def leave_If(self, original_node: cst.If, updated_node: cst.If
                  ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement] | cst.RemovalSentinel:
@@ -98,11 +132,13 @@ class _Inline(cst.CSTTransformer):
         return kept.with_changes(lpar=updated_node.lpar, rpar=updated_node.rpar) if updated_node.lpar else kept
 
     def _constant(self, original: cst.BaseExpression, updated: cst.BaseExpression) -> cst.BaseExpression:
-        at = self._read_at(original)
-        if at is None:
+        line = self._read_line(original)
+        if line is None:
             return updated
         self._note(original)
-        self.done.add(at)
+        self.done.add(line)
+        if id(original) not in self._tests:
+            self.in_expressions.add(line)
         return cst.parse_expression(repr(self.value)).with_changes(lpar=updated.lpar, rpar=updated.rpar)
 
     def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> cst.BaseExpression:
@@ -232,14 +268,17 @@ def _without_orphans(ws: Workspace, path: str, before: str, module: cst.Module) 
 
 
 def _inline_reads(ws: Workspace, reads: Sequence[Location], name: str, value: object) -> int:
-    by_path: dict[str, set[tuple[int, int]]] = {}
+    by_path: dict[str, set[int]] = {}
+    scanned: dict[tuple[str, int], int] = {}  # a read's line now -> its line as scanned, for the messages
     for read in reads:
         if not read.path.endswith(".py") or read.cell is not None:
             raise Leave(f"it is read at {read.cited}, which is not a Python module paydown rewrites")
-        by_path.setdefault(read.path, set()).add((ws.line_now(read.path, read.line), read.column - 1))
+        now = ws.line_now(read.path, read.line)
+        by_path.setdefault(read.path, set()).add(now)
+        scanned[read.path, now] = read.line
     inlined = 0
     for path, positions in sorted(by_path.items()):
-        transform = _Inline(positions, value)
+        transform = _Inline(name, positions, value)
         module = MetadataWrapper(cst.parse_module(ws.read(path))).visit(transform)
         inlined_module = module
         for alias in transform.through:
@@ -249,8 +288,11 @@ def _inline_reads(ws: Workspace, reads: Sequence[Location], name: str, value: ob
         code = module.code
         missing = positions - transform.done
         if missing:
-            line, column = min(missing)
-            raise Leave(f"cannot find its read at {path}:{line}:{column + 1} (in the file as it is now)")
+            raise Leave(f"cannot find its read on {path}:{scanned[path, min(missing)]} any more")
+        if transform.in_expressions:  # `if kind == "cuda" and 1 > 1:` would keep a dead branch in a new form
+            line = scanned[path, min(transform.in_expressions)]
+            raise Leave(f"it is read in an `elif` or inside a larger expression on {path}:{line}; which branch "
+                        "runs there is for a person to decide")
         ws.update(path, code)
         inlined += len(positions)
     return inlined

@@ -283,6 +283,17 @@ def test_poetry_and_pipfile_tables_are_pinned_in_their_own_syntax(capsys, make_r
     assert (root / "b/Pipfile").read_text() == '[packages]\nflask = "==3.1.0"\n'
 
 
+def test_a_switch_read_inside_a_larger_test_is_left(capsys, make_repo, tmp_path: Path) -> None:
+    files = {"settings.py": "NUM_GPUS = 1\n",
+             "train.py": ("from settings import NUM_GPUS\n\n\ndef devices(kind):\n"
+                          "    if kind == \"cuda\" and NUM_GPUS > 1:\n        return list(range(NUM_GPUS))\n"
+                          "    return [0]\n")}
+    root = make_repo(tmp_path, files)
+    _, _, err = _fix(capsys, root, "--select", "PD101")
+    assert "left  settings.py:1 PD101" in err and "inside a larger expression" in err
+    assert {path: (root / path).read_text() for path in files} == files
+
+
 def test_a_kept_branch_that_returns_takes_the_unreachable_rest_along(capsys, make_repo, tmp_path: Path) -> None:
     root = make_repo(tmp_path, {"settings.py": "SLOW = False\n",
                                 "model.py": ("from settings import SLOW\n\n\ndef f(x):\n    if SLOW:\n"
