@@ -155,6 +155,13 @@ def _find(path: str, line: str, name: str) -> tuple[int, str, SpecifierSet]:
         found = _rewrite(text, name, "0")
         if found is not None:
             return offset, text, found[1]
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            continue
+        if canonicalize_name(requirement.name) == name and requirement.url:
+            raise Leave("it is installed from a URL or VCS reference, not an index; pin it to a full commit hash "
+                        "by hand")
     raise Leave(f"cannot find the requirement on {name} on this line to rewrite")
 
 
