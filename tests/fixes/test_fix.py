@@ -64,8 +64,12 @@ def test_fix_pins_the_example_and_removes_its_dead_switch(capsys, example: Path,
     after = _files(example)
     assert after["requirements.txt"].decode() == PINNED_REQUIREMENTS
     assert after["requirements-dev.txt"].decode() == "-r requirements.txt\npytest==8.3.4\n"
-    assert b"RUN pip install xgboost==2.1.3\n" in after["Dockerfile"]
-    assert b"run: pip install -r requirements-dev.txt xgboost==2.1.3\n" in after[".github/workflows/ci.yml"]
+    assert after["Dockerfile"] == before["Dockerfile"].replace(b"RUN pip install xgboost\n",
+                                                               b"RUN pip install xgboost==2.1.3\n")
+    assert after[".github/workflows/ci.yml"] == before[".github/workflows/ci.yml"].replace(
+        b"actions/checkout@v4", b"actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4").replace(
+        b"actions/setup-python@v5", b"actions/setup-python@0b93645e9fea7318ecaed2b359559ac225c90a2b # v5").replace(
+        b"requirements-dev.txt xgboost\n", b"requirements-dev.txt xgboost==2.1.3\n")
     for path in ("features.py", "settings.py", "train.py"):
         libcst.parse_module(after[path].decode())  # the result parses
     assert b"USE_NEW_ENCODER" not in after["settings.py"] + after["features.py"]
@@ -80,8 +84,6 @@ def test_fix_pins_the_example_and_removes_its_dead_switch(capsys, example: Path,
     assert set(before) <= set(after)
     found = _rules_found(example)
     assert not {r for r in found if r[0] in ("PD101", "PD102", "PD203")}
-    assert b"      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4\n" \
-        in after[".github/workflows/ci.yml"]
     assert github_api.asked == ["/repos/actions/checkout/commits/v4", "/repos/actions/setup-python/commits/v5"]
     assert 'owner = "TODO"' in after[".paydown.toml"].decode()  # declared; reported until the team names one
     assert not {r for r in found if r[0] in ("PD201", "PD202")}
