@@ -591,13 +591,17 @@ def match(
             continue
         outcomes.append(Outcome(finding, "unlabelled", "", ""))
 
-    # A miss that a right finding names among its other places (a second read of a source reported once) is found.
+    # A miss at the place of a right finding (labelled there after paydown learnt to find it), or among its other
+    # places (a second read of a source reported once), is found, without counting a second finding.
     right = [o.finding for o in outcomes if o.verdict in ("true", "judgment")]
     for m in labels.misses:
         if m.index not in found_misses and any(
             f.kind == m.kind
             and (m.rule is None or m.rule == f.rule)
-            and any(path == m.path and abs(line - m.line) <= LINE_SLACK for path, line in f.related)
+            and any(
+                path == m.path and abs(line - m.line) <= LINE_SLACK
+                for path, line in ((f.path, f.line), *f.related)
+            )
             for f in right
         ):
             found_misses.add(m.index)
