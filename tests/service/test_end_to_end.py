@@ -184,14 +184,19 @@ def test_ten_pushes_in_a_row_scan_only_the_newest_head(client: Any, job_context:
     assert shas[-1] in scanned and not set(shas[:-1]) & set(scanned)
 
 
-def test_github_failing_twice_then_answering_the_job_succeeds(client: Any, job_context: Any, repo: Path,
-                                                              fake_github: Any) -> None:
+def installed_then_committed(client: Any, job_context: Any, repo: Path) -> str:
+    """The App installed and its first scan done, then one more commit on the default branch: its sha."""
     deliver(client, "installation", installation_created())
     work(job_context)
     (repo / "more.py").write_text("X = 1\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "more")
-    sha = git(repo, "rev-parse", "HEAD")
+    return git(repo, "rev-parse", "HEAD")
+
+
+def test_github_failing_twice_then_answering_the_job_succeeds(client: Any, job_context: Any, repo: Path,
+                                                              fake_github: Any) -> None:
+    sha = installed_then_committed(client, job_context, repo)
     fake_github.fail("GET", r"/repos/.*/tarball/.*", "status", status=502, times=2)
     deliver(client, "push", push(sha))
     work(job_context)
@@ -201,12 +206,7 @@ def test_github_failing_twice_then_answering_the_job_succeeds(client: Any, job_c
 
 def test_a_tarball_github_refuses_fails_the_scan_instead_of_leaving_it_running(client: Any, job_context: Any,
                                                                               repo: Path, fake_github: Any) -> None:
-    deliver(client, "installation", installation_created())
-    work(job_context)
-    (repo / "more.py").write_text("X = 1\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "more")
-    sha = git(repo, "rev-parse", "HEAD")
+    sha = installed_then_committed(client, job_context, repo)
     fake_github.fail("GET", r"/repos/.*/tarball/.*", "status", status=404, times=None)
     deliver(client, "push", push(sha))
     work(job_context)
