@@ -13,6 +13,10 @@ import threading
 from typing import Any
 
 SERVICE_COMMANDS = ("serve", "worker", "app-manifest")
+# -P: neither the current folder nor a script's folder goes on sys.path, so the worker imports the installed package
+# even when started from the repository's root or the image's working folder, whose source `paydown/` (without
+# `paydown.analyzers`) `-m` would otherwise import first.
+WORKER_COMMAND = (sys.executable, "-P", "-m", "paydown", "worker")
 
 
 def add_commands(commands: Any) -> None:
@@ -75,7 +79,7 @@ def _serve(settings: Any, *, host: str | None, port: int | None, worker: bool) -
     server = make_server(host, port, app, threaded=True)  # bind first: a taken port must not leave a worker behind
     child = None
     if worker and settings.redis_url is None:
-        child = subprocess.Popen([sys.executable, "-m", "paydown", "worker"], env=os.environ.copy())
+        child = subprocess.Popen(WORKER_COMMAND, env=os.environ.copy())
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(f"paydown: serving on http://{shown}:{server.server_port}/ (Ctrl-C to stop)", flush=True)
     # shutdown() waits for serve_forever() to return, so it must not run on the thread serving (the handler's).

@@ -57,9 +57,15 @@ def test_serve_answers_the_webhook_and_its_worker_scans(tmp_path: Path, make_rep
     env["TMPDIR"] = str(private_tmp := tmp_path / "tmp")
     private_tmp.mkdir()
     log = tmp_path / "serve.log"
+    # Run from a folder holding a source-like `paydown/` (the repository's root, the image's working folder): serve
+    # is started with -P, and its worker child must import the installed package too, not this folder's.
+    decoy = tmp_path / "checkout"
+    (decoy / "paydown").mkdir(parents=True)
+    (decoy / "paydown" / "__init__.py").write_text("")
+    (decoy / "paydown" / "__main__.py").write_text("raise SystemExit('the decoy paydown/ was imported')\n")
     with log.open("w") as output:
-        server = subprocess.Popen([sys.executable, "-m", "paydown", "serve"], env=env, stdout=output,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+        server = subprocess.Popen([sys.executable, "-P", "-m", "paydown", "serve"], env=env, stdout=output,
+                                  stderr=subprocess.STDOUT, start_new_session=True, cwd=decoy)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and "serving on" not in log.read_text():
