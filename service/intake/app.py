@@ -10,6 +10,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
+import redis
 from flask import Flask, Response, current_app
 
 from .. import store as db
@@ -67,14 +68,25 @@ def register_blueprints(app: Flask) -> None:
 
 
 def healthz() -> Response:
-    """200 when the database and Redis answer; 503 naming the part that does not (never how it is reached)."""
+    """200 when the database and Redis answer and waiting jobs have a live worker; 503 naming the part that does
+    not (never how it is reached)."""
+    queues = queue.get_queues(current_app)
+    redis_up = queues.ping()
     parts = {
         "database": "ok" if db.get_store(current_app).ping() else "unavailable",
-        "redis": "ok" if queue.get_queues(current_app).ping() else "unavailable",
+        "redis": "ok" if redis_up else "unavailable",
+        "workers": "ok" if redis_up and not _stalled(queues) else "unavailable",
     }
     status = 200 if all(state == "ok" for state in parts.values()) else 503
     return Response(json.dumps(parts), status, mimetype="application/json",
                     headers={"Cache-Control": "no-store"})
+
+
+def _stalled(queues: Queues) -> bool:
+    try:
+        return queues.stalled()
+    except redis.RedisError:
+        return True
 
 
 def _open_store(settings: Settings) -> Store:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
-from rq import Queue
+from rq import Queue, Worker
 from rq.job import Job, JobStatus
 
 from ..logs import fields
@@ -50,6 +52,26 @@ class Queues:
             return bool(self.connection.ping())
         except redis.RedisError:
             return False
+
+    def stalled(self) -> bool:
+        """True when jobs wait and no worker that takes them is alive: a dead worker's registration lasts until its
+        heartbeat expires (minutes), so one registered on this host counts only while its process runs."""
+        queues = self.all()
+        if not any(queue.count for queue in queues):
+            return False
+        return not any(_alive(worker) for queue in queues for worker in Worker.all(queue=queue))
+
+
+def _alive(worker: Any) -> bool:
+    if worker.pid is None or worker.hostname != socket.gethostname():
+        return True  # another machine's worker: its registration, kept by its heartbeats, is all there is to go by
+    try:
+        os.kill(worker.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def embedded_redis_path(data_dir: Path) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
@@ -66,7 +67,7 @@ def test_without_a_store_and_queues_it_opens_and_migrates_its_own(settings: Sett
     own = replace(settings, redis_url=f"unix://{redis_conn.socket_file}")
     app = create_app(own)
     try:
-        assert app.test_client().get("/healthz").json == {"database": "ok", "redis": "ok"}
+        assert app.test_client().get("/healthz").json == {"database": "ok", "redis": "ok", "workers": "ok"}
         with db.get_store(app).session() as session:
             assert db.delivery_seen(session, "nothing") is False
     finally:
@@ -97,7 +98,7 @@ def test_an_unusable_secret_key_file_is_refused(settings: Settings, store: Store
 def test_healthz_names_the_failing_part_and_nothing_else(settings: Settings, store: Store, queues: Queues,
                                                          tmp_path: Path) -> None:
     assert create_app(settings, store=store, queues=queues).test_client().get("/healthz").json == {
-        "database": "ok", "redis": "ok"}
+        "database": "ok", "redis": "ok", "workers": "ok"}
     folder = tmp_path / "secret-folder-name"
     folder.mkdir()
     broken = Store(f"sqlite:///{folder}")  # a folder is no database file
@@ -106,8 +107,32 @@ def test_healthz_names_the_failing_part_and_nothing_else(settings: Settings, sto
     finally:
         broken.dispose()
     assert response.status_code == 503
-    assert response.json == {"database": "unavailable", "redis": "ok"}
+    assert response.json == {"database": "unavailable", "redis": "ok", "workers": "ok"}
     assert "secret-folder-name" not in response.get_data(as_text=True)
+
+
+def test_healthz_is_503_while_jobs_wait_and_no_worker_is_alive(settings: Settings, store: Store,
+                                                              queues: Queues) -> None:
+    from rq import Worker
+
+    client = create_app(settings, store=store, queues=queues).test_client()
+    queues.scans.enqueue("paydown.service.jobs.run_scan", 1)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json == {"database": "ok", "redis": "ok", "workers": "unavailable"}
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    registered = Worker(queues.all(), connection=queues.connection)
+    registered.pid = dead.pid  # a worker SIGKILLed on this host: registered until its heartbeat expires, yet dead
+    registered.register_birth()
+    assert client.get("/healthz").status_code == 503
+    live = Worker(queues.all(), connection=queues.connection)  # this test's own process, alive
+    live.register_birth()
+    assert client.get("/healthz").json == {"database": "ok", "redis": "ok", "workers": "ok"}
+    live.register_death()
+    registered.register_death()
+    queues.scans.empty()
+    assert client.get("/healthz").status_code == 200  # nothing waits: no worker needed
 
 
 def test_error_pages_show_no_traceback_or_secret(settings: Settings, store: Store, queues: Queues) -> None:

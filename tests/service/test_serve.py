@@ -72,7 +72,7 @@ def test_serve_answers_the_webhook_and_its_worker_scans(tmp_path: Path, make_rep
             time.sleep(0.1)
         assert f"serving on http://127.0.0.1:{port}/" in log.read_text()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:
-            assert json.loads(answer.read()) == {"database": "ok", "redis": "ok"}
+            assert json.loads(answer.read()) == {"database": "ok", "redis": "ok", "workers": "ok"}
         body = json.dumps(installation_created()).encode()
         request = urllib.request.Request(f"http://127.0.0.1:{port}/webhook", data=body, method="POST", headers={
             "Content-Type": "application/json", "X-GitHub-Event": "installation", "X-GitHub-Delivery": "serve-1",

@@ -483,7 +483,8 @@ def test_redis_down_is_503_and_the_redelivery_is_processed(settings: Settings, s
         response = post(app.test_client(), "push", body, delivery="d-redis")
         assert response.status_code == 503
         assert delivery_rows(store) == 0
-        assert app.test_client().get("/healthz").json == {"database": "ok", "redis": "unavailable"}
+        assert app.test_client().get("/healthz").json == {"database": "ok", "redis": "unavailable",
+                                                                "workers": "unavailable"}
     finally:
         down.close()
     app = create_app(settings, store=store, queues=queues)
