@@ -10,7 +10,10 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
+
+log = logging.getLogger("paydown.serve")
 
 SERVICE_COMMANDS = ("serve", "worker", "app-manifest")
 # -P: neither the current folder nor a script's folder goes on sys.path, so the worker imports the installed package
@@ -77,9 +80,7 @@ def _serve(settings: Any, *, host: str | None, port: int | None, worker: bool) -
     host, port = host or settings.host, port or settings.port
     app = create_app(settings)
     server = make_server(host, port, app, threaded=True)  # bind first: a taken port must not leave a worker behind
-    child = None
-    if worker and settings.redis_url is None:
-        child = subprocess.Popen(WORKER_COMMAND, env=os.environ.copy())
+    supervisor = _WorkerSupervisor() if worker and settings.redis_url is None else None
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(f"paydown: serving on http://{shown}:{server.server_port}/ (Ctrl-C to stop)", flush=True)
     # shutdown() waits for serve_forever() to return, so it must not run on the thread serving (the handler's).
@@ -90,7 +91,51 @@ def _serve(settings: Any, *, host: str | None, port: int | None, worker: bool) -
         pass
     finally:
         server.server_close()
-        if child is not None:
-            child.terminate()
-            child.wait(timeout=30)
+        if supervisor is not None:
+            supervisor.stop()
     return 0
+
+
+class _WorkerSupervisor:
+    """Runs serve's worker child and starts a new one when it dies, after a back-off that doubles (1 s to 60 s) while
+    children keep dying young and starts again at 1 s after one that ran a minute."""
+
+    FIRST_WAIT, LONGEST_WAIT, HEALTHY_RUN = 1.0, 60.0, 60.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._child = self._start()
+        self._thread = threading.Thread(target=self._watch, name="paydown-worker-supervisor", daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(WORKER_COMMAND, env=os.environ.copy())
+
+    def _watch(self) -> None:
+        wait = self.FIRST_WAIT
+        while True:
+            started = time.monotonic()
+            code = self._child.wait()
+            if self._stopping.is_set():
+                return
+            if time.monotonic() - started >= self.HEALTHY_RUN:
+                wait = self.FIRST_WAIT
+            log.warning("worker %d exited with code %d; restarting it in %.0f s", self._child.pid, code, wait)
+            if self._stopping.wait(wait):
+                return
+            wait = min(wait * 2, self.LONGEST_WAIT)
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self._child = self._start()
+            log.info("worker restarted as %d", self._child.pid)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
+            child = self._child
+        child.terminate()
+        child.wait(timeout=30)
+        self._thread.join(timeout=5)

@@ -43,7 +43,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_serve_answers_the_webhook_and_its_worker_scans(tmp_path: Path, make_repo: Any, fake_github: Any) -> None:
+def start_serve(tmp_path: Path, make_repo: Any, fake_github: Any) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """`paydown serve` against the stand-in GitHub with its own data folder and TMPDIR (tmp_path / "tmp"), its
+    output in tmp_path / "serve.log"; returns once it serves."""
     root = make_repo(tmp_path, FILES, name="churn")
     fake_github.add_installation(INSTALLATION_ID, account="octo-org")
     fake_github.add_repo(REPO, root, INSTALLATION_ID, default_branch="main")
@@ -66,26 +68,48 @@ def test_serve_answers_the_webhook_and_its_worker_scans(tmp_path: Path, make_rep
     with log.open("w") as output:
         server = subprocess.Popen([sys.executable, "-P", "-m", "paydown", "serve"], env=env, stdout=output,
                                   stderr=subprocess.STDOUT, start_new_session=True, cwd=decoy)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "serving on" not in log.read_text():
+        time.sleep(0.1)
+    assert f"serving on http://127.0.0.1:{port}/" in log.read_text()
+    return server, port, data
+
+
+def deliver_installation(port: int, delivery: str) -> None:
+    body = json.dumps(installation_created()).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/webhook", data=body, method="POST", headers={
+        "Content-Type": "application/json", "X-GitHub-Event": "installation", "X-GitHub-Delivery": delivery,
+        "X-Hub-Signature-256": "sha256=" + hmac.new(b"serve-secret", body, hashlib.sha256).hexdigest()})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 202
+
+
+def scan_status(data: Path) -> str | None:
+    engine = create_engine(f"sqlite:///{data / 'paydown.db'}")
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and "serving on" not in log.read_text():
-            time.sleep(0.1)
-        assert f"serving on http://127.0.0.1:{port}/" in log.read_text()
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT status FROM scans")).scalar()
+    finally:
+        engine.dispose()
+
+
+def worker_children(pid: int) -> set[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid), "-f", "paydown worker"], capture_output=True, text=True)
+    return {child for child in map(int, found.stdout.split()) if running(child)}
+
+
+def test_serve_answers_the_webhook_and_its_worker_scans(tmp_path: Path, make_repo: Any, fake_github: Any) -> None:
+    server, port, data = start_serve(tmp_path, make_repo, fake_github)
+    private_tmp, log = tmp_path / "tmp", tmp_path / "serve.log"
+    try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:
             assert json.loads(answer.read()) == {"database": "ok", "redis": "ok", "workers": "ok"}
-        body = json.dumps(installation_created()).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/webhook", data=body, method="POST", headers={
-            "Content-Type": "application/json", "X-GitHub-Event": "installation", "X-GitHub-Delivery": "serve-1",
-            "X-Hub-Signature-256": "sha256=" + hmac.new(b"serve-secret", body, hashlib.sha256).hexdigest()})
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            assert answer.status == 202
+        deliver_installation(port, "serve-1")
         engine = create_engine(f"sqlite:///{data / 'paydown.db'}")
         deadline, status = time.monotonic() + 60, None
         while time.monotonic() < deadline and status != "succeeded":
             time.sleep(0.3)
-            with engine.connect() as conn:
-                status = conn.execute(text("SELECT status FROM scans")).scalar()
-        engine.dispose()
+            status = scan_status(data)
         assert status == "succeeded"
 
         def dashboard() -> bool:
@@ -112,6 +136,29 @@ def test_serve_answers_the_webhook_and_its_worker_scans(tmp_path: Path, make_rep
     assert not [pid for pid in servers if running(pid)]  # the embedded Redis stopped with serve
     shown = log.read_text()
     assert "Traceback" not in shown and "KeyError" not in shown  # serve and its worker log at INFO, and nothing broke
+
+
+def test_serve_replaces_its_killed_worker_and_the_queued_push_is_scanned(tmp_path: Path, make_repo: Any,
+                                                                         fake_github: Any) -> None:
+    server, port, data = start_serve(tmp_path, make_repo, fake_github)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (first := worker_children(server.pid)):
+            time.sleep(0.1)
+        assert len(first) == 1
+        os.kill(first.pop(), signal.SIGKILL)
+        deliver_installation(port, "after-the-kill")
+        deadline, status = time.monotonic() + 30, None
+        while time.monotonic() < deadline and status != "succeeded":
+            time.sleep(0.3)
+            status = scan_status(data)
+        assert status == "succeeded"
+        assert len(worker_children(server.pid)) == 1
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    assert server.returncode == 0
+    assert "restarting" in (tmp_path / "serve.log").read_text()
 
 
 def test_app_manifest_prints_the_permissions_and_events(tmp_path: Path) -> None:
