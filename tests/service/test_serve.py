@@ -183,3 +183,41 @@ def test_serve_on_a_taken_port_stops_with_a_message(tmp_path: Path) -> None:
                               timeout=60)
     assert done.returncode != 0
     assert "in use" in done.stderr + done.stdout and "serving on" not in done.stdout
+
+
+def worker_env(tmp_path: Path) -> dict[str, str]:
+    env = {**os.environ, "PAYDOWN_DATA_DIR": str(tmp_path / "data"), "TMPDIR": str(tmp_path / "tmp")}
+    env.pop("PAYDOWN_REDIS_URL", None)
+    env.pop("PAYDOWN_DATABASE_URL", None)
+    (tmp_path / "tmp").mkdir()
+    return env
+
+
+def test_a_burst_worker_on_a_fresh_data_folder_stops_the_redis_it_started(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-P", "-m", "paydown", "worker", "--burst"], env=worker_env(tmp_path),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and redis_servers_in(tmp_path / "tmp"):
+        time.sleep(0.1)
+    assert redis_servers_in(tmp_path / "tmp") == set()
+
+
+def test_a_worker_stopped_with_sigterm_stops_the_redis_it_started(tmp_path: Path) -> None:
+    log = tmp_path / "worker.log"
+    with log.open("w") as output:
+        worker = subprocess.Popen([sys.executable, "-P", "-m", "paydown", "worker"], env=worker_env(tmp_path),
+                                  stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "Listening on" not in log.read_text():
+            time.sleep(0.1)
+        servers = redis_servers_in(tmp_path / "tmp")
+        assert len(servers) == 1, log.read_text()
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(running(pid) for pid in servers):
+        time.sleep(0.1)
+    assert not [pid for pid in servers if running(pid)], log.read_text()
