@@ -514,3 +514,28 @@ def test_a_push_syncs_the_backlog_with_logging_at_debug(client: Any, job_context
     work(job_context)
     items, failures = synced_backlog(job_context)
     assert failures == 0 and items >= 2
+
+
+def test_two_pushes_of_one_tree_make_zero_writes_on_the_second(client: Any, job_context: Any, repo: Path,
+                                                               fake_github: Any) -> None:
+    deliver(client, "installation", installation_created())
+    work(job_context)
+    first = git(repo, "rev-parse", "HEAD")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "the same tree again")
+    second = git(repo, "rev-parse", "HEAD")
+    before = len(fake_github.writes())
+    assert deliver(client, "push", push(second, before=first)).status_code == 202
+    work(job_context)
+    assert {scan.commit_sha for scan in scans(job_context.store)} == {first, second}  # the second push was scanned
+    assert [(r.method, r.path) for r in fake_github.writes()[before:]] == []
+
+
+def test_a_push_that_changes_no_finding_makes_zero_writes(client: Any, job_context: Any, repo: Path,
+                                                          fake_github: Any) -> None:
+    first = git(repo, "rev-parse", "HEAD")
+    second = installed_then_committed(client, job_context, repo)  # a new file without findings
+    before = len(fake_github.writes())
+    assert deliver(client, "push", push(second, before=first)).status_code == 202
+    work(job_context)
+    assert {scan.commit_sha for scan in scans(job_context.store)} == {first, second}
+    assert [(r.method, r.path) for r in fake_github.writes()[before:]] == []
