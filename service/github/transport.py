@@ -51,16 +51,27 @@ def _redact_requester_log(record: logging.LogRecord) -> bool:
     return _redact_manifest_code(record)
 
 
+# A secret in a query string: the tarball's redirect to codeload carries `?token=...`, OAuth URLs a code or secret.
+_SECRET_IN_QUERY = re.compile(r"([?&](?:token|access_token|code|client_secret)=)[^&#\s\"']+", re.IGNORECASE)
+
+
+def _redact_url(text: str) -> str:
+    return _SECRET_IN_QUERY.sub(r"\1(redacted)", _MANIFEST_CODE_IN_URL.sub(r"\1(code)", text))
+
+
 def _redact_manifest_code(record: logging.LogRecord) -> bool:
-    """A manifest code turns into an App's key and secrets for whoever sends it first: no URL logs it."""
+    """A manifest code turns into an App's key and secrets for whoever sends it first, and a query string's token
+    (the tarball's redirect to codeload) reads a private repository: no URL logs either."""
     if isinstance(record.args, tuple):
-        record.args = tuple(_MANIFEST_CODE_IN_URL.sub(r"\1(code)", arg) if isinstance(arg, str) else arg
-                            for arg in record.args)
+        record.args = tuple(_redact_url(arg) if isinstance(arg, str) else arg for arg in record.args)
+    elif isinstance(record.msg, str) and not record.args:
+        record.msg = _redact_url(record.msg)
     return True
 
 
 logging.getLogger("github.Requester").addFilter(_redact_requester_log)
-logging.getLogger("urllib3.connectionpool").addFilter(_redact_manifest_code)
+for _name in ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.retry"):  # each logs URLs at DEBUG
+    logging.getLogger(_name).addFilter(_redact_manifest_code)
 
 # ---------------------------------------------------------------- the transport: one requester under paydown's policy
 

@@ -538,6 +538,22 @@ def test_tarball_of_a_missing_commit_is_not_found(gh: FakeGitHub, client: Instal
     assert not (tmp_path / "none.tar.gz").exists()
 
 
+def test_a_private_tarballs_redirect_token_is_not_in_debug_logs(
+        gh: FakeGitHub, client: InstallationClient, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    gh.add_repo("octo-org/private", None, INSTALLATION, private=True)
+    gh.set_tarball("octo-org/private", SHA, b"private bytes")
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="github")
+    dest = client.download_tarball("octo-org/private", SHA, tmp_path / "repo.tar.gz", max_bytes=1000)
+    assert dest.read_bytes() == b"private bytes"
+    tokens = list(gh._codeload_tokens)
+    assert tokens and "/_codeload/" in caplog.text  # the redirect was followed, and urllib3 logged its URL
+    assert [t for t in tokens if t in caplog.text] == []
+    assert "token=(redacted)" in caplog.text
+
+
 def test_tarball_retries_a_502(gh: FakeGitHub, client: InstallationClient, tmp_path: Path) -> None:
     gh.fail("GET", r"/tarball/", "status", status=502, times=2)
     dest = client.download_tarball(REPO, SHA, tmp_path / "repo.tar.gz", max_bytes=1000)
