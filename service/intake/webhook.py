@@ -92,7 +92,10 @@ def parse_event(headers: HeaderItems, body: bytes) -> Event:
 def _payload(content_type: str, body: bytes) -> dict[str, Any]:
     mimetype = content_type.split(";", 1)[0].strip().lower()
     if mimetype == "application/x-www-form-urlencoded":
-        values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10).get("payload")
+        try:  # GitHub sends one field; the cap keeps a hostile body from making a dictionary of thousands
+            values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10).get("payload")
+        except ValueError:
+            raise BadDelivery(400, "form-encoded delivery with more than 10 fields") from None
         if not values:
             raise BadDelivery(400, "form-encoded delivery without a payload field")
         body = values[0].encode("utf-8")

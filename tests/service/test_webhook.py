@@ -395,6 +395,16 @@ def test_form_encoded_deliveries_are_accepted(hook_client: Any, queues: Queues) 
     assert queues.scans.count == 1
 
 
+def test_a_signed_form_delivery_with_many_fields_is_400_and_queues_nothing(hook_client: Any,
+                                                                            queues: Queues) -> None:
+    fields = {"payload": json.dumps(push_default()), **{f"extra{n}": "x" for n in range(20)}}  # 21 fields
+    body = urlencode(fields).encode()
+    headers = headers_for("push", body, content_type="application/x-www-form-urlencoded")
+    response = hook_client.post("/webhook", data=body, headers=headers)
+    assert response.status_code == 400
+    assert sum(queue.count for queue in queues.all()) == 0
+
+
 def test_wrong_content_type_is_415(hook_client: Any, queues: Queues) -> None:
     response = post(hook_client, "push", raw(push_default()), content_type="text/plain")
     assert response.status_code == 415
