@@ -52,6 +52,7 @@ class Settings:
     rate_limit_max_wait_seconds: float = 900.0  # longer than this: give up and let RQ reschedule
     request_retries: int = 3
     retry_intervals: tuple[int, ...] = (10, 60, 300)
+    delivery_retention_days: int = 30  # delivery rows kept past GitHub's redelivery window, then pruned
 
     @property
     def app_configured(self) -> bool:
@@ -94,6 +95,7 @@ class Settings:
             job_timeout_seconds=int(_number(env, "PAYDOWN_JOB_TIMEOUT_SECONDS", 1800)),
             write_gap_seconds=_number(env, "PAYDOWN_WRITE_GAP_SECONDS", 1.0),
             retry_intervals=_intervals(env.get("PAYDOWN_RETRY_INTERVALS")),
+            delivery_retention_days=int(_number(env, "PAYDOWN_DELIVERY_RETENTION_DAYS", 30)),
         )
 
 

@@ -9,6 +9,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
@@ -451,3 +452,25 @@ def _record(event: Event, job_ids: list[str], meta: dict[str, Any]) -> None:
                                installation_id=meta["installation"], repository=meta["repository"], job_ids=job_ids)
     except SQLAlchemyError:
         log.exception("webhook delivery queued but not recorded", extra=fields(meta))
+    _prune_deliveries()
+
+
+PRUNE_EVERY_SECONDS = 3600
+
+
+def _prune_deliveries() -> None:
+    """Forget delivery rows older than the retention (PAYDOWN_DELIVERY_RETENTION_DAYS, past GitHub's redelivery
+    window), at most once an hour across every serve process (a Redis claim), on the request that claims it."""
+    settings: Settings = current_app.config[SETTINGS_KEY]
+    try:
+        if not get_queues(current_app).connection.set(f"{KEY_PREFIX}prune:deliveries", 1, nx=True,
+                                                      ex=PRUNE_EVERY_SECONDS):
+            return
+        with db.get_store(current_app).session() as session:
+            pruned = db.prune_deliveries(session, older_than=db.utcnow() - timedelta(
+                days=settings.delivery_retention_days))
+    except (redis.RedisError, SQLAlchemyError):
+        log.exception("old delivery rows not pruned")
+        return
+    if pruned:
+        log.info("old delivery rows pruned", extra=fields(pruned=pruned, days=settings.delivery_retention_days))

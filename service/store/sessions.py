@@ -326,6 +326,12 @@ def record_delivery(session: Session, delivery_id: str, *, event: str, action: s
     return _inserted(session, stmt.on_conflict_do_nothing(index_elements=["id"]).returning(Delivery.id))
 
 
+def prune_deliveries(session: Session, *, older_than: datetime) -> int:
+    """Forget deliveries received before `older_than` (past GitHub's redelivery window): how many went."""
+    result = session.execute(delete(Delivery).where(Delivery.received_at < older_than))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def record_job_failure(session: Session, *, job_id: str, job_kind: str, repository: str | None,
                        commit_sha: str | None, reason: str, retrying: bool) -> None:
     session.add(JobFailure(job_id=job_id, job_kind=job_kind, repository=repository, commit_sha=commit_sha,

@@ -651,3 +651,23 @@ def test_rerun_filter_uses_the_review_check_name() -> None:
     from paydown.service.review import checks
 
     assert webhook.CHECK_NAME == checks.CHECK_NAME
+
+
+def test_delivery_rows_past_the_redelivery_window_are_pruned(hook_client: Any, store: Store, queues: Queues) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    with store.session() as session:
+        for n, age in enumerate([40, 31, 29, 1]):
+            session.add(Delivery(id=f"old-{n}", event="push", action=None, installation_id=None, repository=None,
+                                 job_ids=[], received_at=now - timedelta(days=age)))
+    assert post(hook_client, "push", push_default(), delivery="d-new").status_code == 202
+    with store.session(readonly=True) as session:
+        kept = set(session.scalars(select(Delivery.id)))
+    assert kept == {"old-2", "old-3", "d-new"}  # 30 days by default, PAYDOWN_DELIVERY_RETENTION_DAYS
+
+
+def test_the_delivery_retention_is_a_setting(tmp_path: Path) -> None:
+    assert Settings.from_env({"PAYDOWN_DATA_DIR": str(tmp_path)}).delivery_retention_days == 30
+    assert Settings.from_env({"PAYDOWN_DATA_DIR": str(tmp_path),
+                              "PAYDOWN_DELIVERY_RETENTION_DAYS": "7"}).delivery_retention_days == 7
