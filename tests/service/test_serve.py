@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from .test_end_to_end import FILES, INSTALLATION_ID, REPO, installation_created
@@ -203,7 +204,8 @@ def test_a_burst_worker_on_a_fresh_data_folder_stops_the_redis_it_started(tmp_pa
     assert redis_servers_in(tmp_path / "tmp") == set()
 
 
-def test_a_worker_stopped_with_sigterm_stops_the_redis_it_started(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_a_worker_stopped_with_a_signal_stops_the_redis_it_started(tmp_path: Path, stop: signal.Signals) -> None:
     log = tmp_path / "worker.log"
     with log.open("w") as output:
         worker = subprocess.Popen([sys.executable, "-P", "-m", "paydown", "worker"], env=worker_env(tmp_path),
@@ -215,7 +217,7 @@ def test_a_worker_stopped_with_sigterm_stops_the_redis_it_started(tmp_path: Path
         servers = redis_servers_in(tmp_path / "tmp")
         assert len(servers) == 1, log.read_text()
     finally:
-        worker.send_signal(signal.SIGTERM)
+        worker.send_signal(stop)
         worker.wait(timeout=30)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and any(running(pid) for pid in servers):
