@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .finding import Kind, Priority, Problem, Rule
-from .snapshot import MAX_FILE_BYTES, file_problem, read_capped
+from .snapshot import MAX_FILE_BYTES, MAX_GLOBS, bounded_glob, file_problem, read_capped
 
 CONFIG_FILE = ".paydown.toml"
 # The cap every scanned file has (a pyproject.toml over it is already reported as too large): a real
@@ -96,6 +96,17 @@ def _strings(path: str, key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ConfigError(path, key, "must be a list of strings")
     return tuple(value)
+
+
+def _excludes(path: str, value: Any) -> tuple[str, ...]:
+    patterns = _strings(path, "exclude", value)
+    if len(patterns) > MAX_GLOBS:
+        raise ConfigError(path, "exclude", f"{len(patterns)} patterns (at most {MAX_GLOBS})")
+    for index, pattern in enumerate(patterns):
+        _bounded, why = bounded_glob(pattern)
+        if why:
+            raise ConfigError(path, f"exclude[{index}]", f"{why} (pattern refused: matching it could take hours)")
+    return patterns
 
 
 def canonical_names(rules: Iterable[Rule]) -> dict[str, str]:
@@ -213,7 +224,7 @@ def parse_config(table: Mapping[str, Any], path: str, rules: Iterable[Rule]) -> 
                 raise ConfigError(path, key, f"unknown rule or kind {name!r}")
         selectors[key] = tuple(known[name.lower()] for name in _strings(path, key, table.get(key, [])))
     return Config(
-        exclude=_strings(path, "exclude", table.get("exclude", [])),
+        exclude=_excludes(path, table.get("exclude", [])),
         select=selectors["select"],
         ignore=selectors["ignore"],
         fail_on=_priority(path, "fail_on", table.get("fail_on")),

@@ -121,6 +121,59 @@ def file_problem(rel: str, err: Exception) -> Problem:
     return Problem(rel, reason, text or type(err).__name__)
 
 
+# gitignore-style patterns become backtracking regular expressions: `*a*a*a*a*a*b` took 12 s against one
+# 255-character name, and each further `*` multiplies that by the name's length. Runs of `*` are collapsed (git
+# reads them as one) and a pattern is refused past these caps, so a match costs at most about a name's length
+# squared per segment.
+MAX_GLOB_LENGTH = 1_000
+MAX_GLOB_STARS_PER_SEGMENT = 2
+MAX_GLOB_DOUBLE_STARS = 2
+MAX_GLOBS = 1_000
+
+
+def _collapse_stars(segment: str) -> tuple[str, int]:
+    """(the segment with each run of wildcard `*` made one, how many wildcards it has); `\\*` is a literal."""
+    if segment and set(segment) == {"*"}:
+        return ("**" if len(segment) > 1 else "*"), 1
+    out: list[str] = []
+    escaped = after_wildcard = False
+    wildcards = 0
+    for char in segment:
+        wildcard = char == "*" and not escaped
+        if wildcard and after_wildcard:
+            continue
+        out.append(char)
+        wildcards += wildcard
+        after_wildcard = wildcard
+        escaped = char == "\\" and not escaped
+    return "".join(out), wildcards
+
+
+def bounded_glob(pattern: str) -> tuple[str, str]:
+    """(the pattern with runs of `*` collapsed, "") or ("", why it is refused) for one gitignore-style line."""
+    if len(pattern) > MAX_GLOB_LENGTH:
+        return "", f"pattern longer than {MAX_GLOB_LENGTH} characters"
+    segments = [_collapse_stars(segment) for segment in pattern.split("/")]
+    if sum(segment == "**" for segment, _ in segments) > MAX_GLOB_DOUBLE_STARS:
+        return "", f"more than {MAX_GLOB_DOUBLE_STARS} `**` in one pattern"
+    if any(wildcards > MAX_GLOB_STARS_PER_SEGMENT for _, wildcards in segments):
+        return "", f"more than {MAX_GLOB_STARS_PER_SEGMENT} `*` between two `/`"
+    return "/".join(segment for segment, _ in segments), ""
+
+
+def glob_spec(lines: Iterable[str], refused: list[tuple[int, str, str]] | None = None) -> pathspec.PathSpec:
+    """A GitIgnoreSpec of the bounded lines; each refused one is appended to ``refused`` as (line, text, why)."""
+    kept: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        bounded, why = bounded_glob(line)
+        if why:
+            if refused is not None:
+                refused.append((number, line, why))
+            continue
+        kept.append(bounded)
+    return pathspec.GitIgnoreSpec.from_lines(kept)
+
+
 def _gitignore_spec(root: Path, folder: Path, rel: str) -> tuple[pathspec.PathSpec | None, Problem | None]:
     path = folder / ".gitignore"
     if not os.path.lexists(path):
@@ -131,7 +184,13 @@ def _gitignore_spec(root: Path, folder: Path, rel: str) -> tuple[pathspec.PathSp
         return None, None  # a dangling link, as if there were no file
     except (OSError, ValueError) as err:
         return None, file_problem(rel, err)
-    return pathspec.GitIgnoreSpec.from_lines(text.splitlines()), None
+    refused: list[tuple[int, str, str]] = []
+    spec = glob_spec(text.splitlines(), refused)
+    if refused:
+        number, _line, why = refused[0]
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        return spec, Problem(rel, "too-complex", f"line {number}: {why}: pattern left out{more}")
+    return spec, None
 
 
 def _list_folder(folder: Path) -> tuple[list[str], list[str], set[str]]:
@@ -179,7 +238,7 @@ def iter_paths(root: Path, exclude: Iterable[str] = (),
     than MAX_DEPTH folders down. Folders left out for depth or unreadable, and refused .gitignore files, are
     appended to ``problems``.
     """
-    excluded = pathspec.GitIgnoreSpec.from_lines(list(exclude))
+    excluded = glob_spec(list(exclude)[:MAX_GLOBS])  # the configuration refuses more, and worse, by name
     found = problems if problems is not None else []
     stack: list[tuple[str, list[tuple[str, pathspec.PathSpec]]]] = [("", [])]
     while stack:
@@ -270,15 +329,71 @@ def take_snapshot(root: Path, exclude: Iterable[str] = ()) -> RepoSnapshot:
     return snapshot
 
 
+class YAMLTooExpanded(yaml.YAMLError):
+    """A document whose aliases would make it far larger than its text (an "alias bomb")."""
+
+
+# A repository's own YAML is data, never trusted: "billion laughs" aliases made a 1 KB environment.yml into
+# 1.4 GB. Real files use a few dozen aliases (compose `<<: *defaults`), and their expansion adds little.
+MAX_YAML_ALIASES = 1_000
+MAX_YAML_EXPANDED_NODES = 1_000_000
+
+
+def _expanded_size(text: str, loader: Any) -> int:
+    """The node count of the document with every alias expanded, from one pass over its parse events (each
+    anchor's size is remembered, so no alias is ever expanded). Raises YAMLTooExpanded past the caps."""
+    sizes: dict[str, int] = {}
+    open_: list[tuple[str | None, int]] = [(None, 0)]
+    aliases = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            weight = sizes.get(event.anchor or "", 1)
+        elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            open_.append((event.anchor, 1))
+            continue
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            anchor, weight = open_.pop()
+            if anchor is not None:
+                sizes[anchor] = weight
+        elif isinstance(event, yaml.ScalarEvent):
+            weight = 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        else:
+            continue
+        anchor, total = open_[-1]
+        open_[-1] = (anchor, total + weight)
+        if aliases > MAX_YAML_ALIASES:
+            raise YAMLTooExpanded(f"more than {MAX_YAML_ALIASES} aliases (not expanded)")
+        if open_[-1][1] > MAX_YAML_EXPANDED_NODES:
+            raise YAMLTooExpanded(f"aliases expand it past {MAX_YAML_EXPANDED_NODES} nodes (not expanded)")
+    return open_[0][1]
+
+
 def load_yaml(text: str) -> Any:
-    """``yaml.safe_load`` with libyaml's C loader when present (same safe subset, about 10x faster)."""
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    """``yaml.safe_load`` with libyaml's C loader when present (same safe subset, about 10x faster), refusing a
+    document whose aliases expand past MAX_YAML_ALIASES or MAX_YAML_EXPANDED_NODES (YAMLTooExpanded)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    if "*" in text:  # no alias without a `*`: the common case pays nothing
+        _expanded_size(text, loader)
+    return yaml.load(text, Loader=loader)
+
+
+def compose_yaml(text: str) -> Any:
+    """The node tree of a YAML document (with line marks), under the same alias caps as load_yaml."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    if "*" in text:
+        _expanded_size(text, loader)
+    return yaml.compose(text, Loader=loader)
 
 
 def parse_yaml(path: str, text: str) -> tuple[Any, Problem | None]:
     """A YAML file's data, or None and the problem that names the file (broken, or nested too deeply)."""
     try:
         return load_yaml(text), None
+    except YAMLTooExpanded as err:
+        return None, Problem(path, "too-large", f"YAML not read: {err}")
     except yaml.YAMLError as err:
         return None, Problem(path, "invalid-yaml", f"invalid YAML: {err}")
     except RecursionError:

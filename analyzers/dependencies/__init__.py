@@ -383,5 +383,5 @@ def find_dependency_debt(snapshot: RepoSnapshot, config: Config) -> AnalysisResu
     return result
 
 
-ANALYZER = Analyzer(name="dependencies", version="2", rules=RULES, find=find_dependency_debt,
+ANALYZER = Analyzer(name="dependencies", version="3", rules=RULES, find=find_dependency_debt,
                     extract=_extract_setup_requirements)

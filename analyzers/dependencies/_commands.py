@@ -232,7 +232,7 @@ def _scan_run(installs: Installs, path: str, index: TextIndex, script: str, curs
     lines: list[int] = []
     for raw in script.splitlines() or [""]:
         needle = raw.strip()
-        found = index.text.find(needle, cursor) if needle else -1
+        found = index.find_text(needle, cursor) if needle else -1
         if found >= 0:
             cursor = found + len(needle)
         lines.append(index.line_of(found) if found >= 0 else (lines[-1] if lines else index.line_of(cursor)))

@@ -31,7 +31,6 @@ from ._requirements import classify, logical_lines, parse_requirements_file
 
 _CONDA_SPEC = re.compile(r"^(?:[^:\s]+::)?(?P<name>[A-Za-z0-9_][A-Za-z0-9_.\-]*)\s*(?P<spec>.*)$")
 _CONDA_SKIPPED = frozenset({"python", "pip"})
-_TRAILING_COMMENT = re.compile(r"\s+[#;].*$")
 
 
 @dataclass(slots=True)
@@ -212,10 +211,18 @@ def parse_pipfile(path: str, text: str) -> Manifest:
     return manifest
 
 
+def _without_trailing_comment(line: str) -> str:
+    """``line`` up to the first `#` or `;` after white space: a scan, as `\\s+[#;].*$` backtracks quadratically."""
+    for index, char in enumerate(line):
+        if char in "#;" and index > 0 and line[index - 1].isspace():
+            return line[:index]
+    return line
+
+
 def _cfg_items(value: str) -> list[str]:
     if value.strip().startswith("file:"):
         return []  # read from a requirements file, which is scanned on its own
-    items = (_TRAILING_COMMENT.sub("", line).strip() for line in value.splitlines())
+    items = (_without_trailing_comment(line).strip() for line in value.splitlines())
     return [item for item in items if item and not item.startswith("#")]
 
 

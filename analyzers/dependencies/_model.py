@@ -193,11 +193,20 @@ def impact(name: str, dev: bool, loose: Looseness) -> Impact:
 
 
 class TextIndex:
-    """Offsets to 1-based lines in O(log n), and forward searches for values whose lines a parser lost."""
+    """Offsets to 1-based lines in O(log n), and forward searches for values whose lines a parser lost.
+
+    A search that finds nothing reads to the end of the text, so a file whose values are all written some way
+    the searches miss (20,000 escaped image names in a compose file ran past 100 s) would cost its length per
+    value: after MAX_FAILED_SEARCHES misses, a file's searches give up (its values keep the caller's fallback
+    line) and the cost stays linear in the file's size.
+    """
+
+    MAX_FAILED_SEARCHES = 64
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._starts = [0, *(m.end() for m in re.finditer("\n", text))]
+        self._failed = 0
 
     def line_of(self, offset: int) -> int:
         return bisect.bisect_right(self._starts, max(offset, 0))
@@ -205,15 +214,30 @@ class TextIndex:
     def line_start(self, line: int) -> int:
         return self._starts[min(max(line, 1), len(self._starts)) - 1]
 
+    def _missed(self) -> int:
+        self._failed += 1
+        return -1
+
     def find(self, pattern: re.Pattern[str], start: int = 0) -> int:
         """Offset of the pattern's first match at or after ``start``, else -1."""
+        if self._failed >= self.MAX_FAILED_SEARCHES:
+            return -1
         match = pattern.search(self.text, start)
-        return match.start() if match else -1
+        return match.start() if match else self._missed()
+
+    def find_text(self, needle: str, start: int = 0) -> int:
+        """Offset of ``needle`` at or after ``start``, else -1."""
+        if self._failed >= self.MAX_FAILED_SEARCHES:
+            return -1
+        found = self.text.find(needle, start)
+        return found if found >= 0 else self._missed()
 
     def find_quoted(self, value: str, start: int = 0) -> int:
         """Offset of a string value written in quotes (TOML, YAML, Python), else of the bare value, else -1."""
+        if self._failed >= self.MAX_FAILED_SEARCHES:
+            return -1
         for needle in (f'"{value}"', f"'{value}'", value):
             found = self.text.find(needle, start)
             if found >= 0:
                 return found
-        return -1
+        return self._missed()

@@ -35,9 +35,10 @@ def find_flag_debt(snapshot: RepoSnapshot, config: Config) -> AnalysisResult:
     for unread in [*_judge.unread_options(index, snapshot.files), *_fields.unread_fields(index, snapshot.files)]:
         result.findings.append(_report.option_finding(UNREAD_OPTION, unread, index.canonical.get(unread.path, "")))
     if config.enabled(UNREAD_CONFIG_KEY):
-        for key in _config.unread_keys(snapshot, index.facts, index.canonical):
+        for key in _config.unread_keys(snapshot, index.facts, index.canonical, result.problems):
             result.findings.append(_report.config_key_finding(UNREAD_CONFIG_KEY, key, snapshot.files))
-        for hydra_key in _hydra.unread_hydra_keys(snapshot, index, _judge.is_test_path):
+        for hydra_key in _hydra.unread_hydra_keys(snapshot, index, _judge.is_test_path,
+                                                   result.problems):
             result.findings.append(_report.hydra_key_finding(UNREAD_CONFIG_KEY, hydra_key, snapshot.files))
     result.stats = {"files": len(index.facts), "switches": len(switches),
                     "seconds": round(time.perf_counter() - started, 3)}
@@ -56,5 +57,5 @@ def _switch_ages(snapshot: RepoSnapshot, switches: list[_judge.Switch], config: 
             if (s.path, line) in ages}
 
 
-ANALYZER = Analyzer(name="feature_flags", version="8", rules=RULES, find=find_flag_debt,
+ANALYZER = Analyzer(name="feature_flags", version="9", rules=RULES, find=find_flag_debt,
                     extract=_extract.extract_flag_facts)

@@ -18,7 +18,9 @@ from typing import Any
 import libcst as cst
 
 from ..cst import ParsedFile, dotted_name, string_value
-from ..snapshot import load_yaml
+from ..finding import Problem
+from ..snapshot import YAMLTooExpanded, load_yaml
+from ._keylines import MAX_CONFIG_KEYS, key_lines
 from ._model import ConfigLoad, FileFacts
 
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
@@ -308,14 +310,18 @@ def _resolve(load: ConfigLoad, reader: str, exists: Any) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-def _parse(text: str, fmt: str) -> Any:
+def _parse(text: str, fmt: str, path: str = "", problems: list[Problem] | None = None) -> Any:
     try:
         if fmt == "yaml":
             return load_yaml(text)
         if fmt == "json":
             return json.loads(text)
         return tomllib.loads(text)
-    except Exception:  # a broken config proves nothing
+    except YAMLTooExpanded as err:  # an alias bomb is named; a broken config proves nothing
+        if problems is not None:
+            problems.append(Problem(path, "too-large", f"YAML not read: {err}"))
+        return None
+    except Exception:
         return None
 
 
@@ -449,7 +455,8 @@ def _mentioned(snapshot: Any, config: str, facts: Mapping[str, FileFacts]) -> bo
     return False
 
 
-def unread_keys(snapshot: Any, facts: Mapping[str, FileFacts], canonical: Mapping[str, str]) -> list[UnreadKey]:
+def unread_keys(snapshot: Any, facts: Mapping[str, FileFacts], canonical: Mapping[str, str],
+                problems: list[Problem] | None = None) -> list[UnreadKey]:
     if any(f.uses_hydra for f in facts.values()):
         return []
     unknown = set().union(*(f.config_unknown for f in facts.values()))
@@ -468,7 +475,7 @@ def unread_keys(snapshot: Any, facts: Mapping[str, FileFacts], canonical: Mappin
         if len(formats) != 1 or text is None or formats & unknown:
             continue
         fmt = formats.pop()
-        data = _parse(text, fmt)
+        data = _parse(text, fmt, config, problems)
         if not isinstance(data, Mapping):
             continue
         reads: set[tuple[str, ...]] = set()
@@ -486,15 +493,25 @@ def unread_keys(snapshot: Any, facts: Mapping[str, FileFacts], canonical: Mappin
                 break
         if escaped or _mentioned(snapshot, config, facts):
             continue
+        paths = _key_paths(data)
+        if len(paths) > MAX_CONFIG_KEYS:
+            if problems is not None:
+                problems.append(_too_many_keys(config, len(paths)))
+            continue
+        read_prefixes = {r[:end] for r in reads for end in range(1, len(r) + 1)}
         unread = set()
-        for keys, _value in _key_paths(data):
-            covered = any(keys[:len(r)] == r for r in reads)  # the key or one of its parents is read
-            partly = any(r[:len(keys)] == keys for r in reads)  # something below it is read
-            if not covered and not partly:
+        for keys, _value in paths:
+            covered = any(keys[:end] in reads for end in range(1, len(keys) + 1))  # the key or a parent is read
+            if not covered and keys not in read_prefixes:  # nor anything below it
                 unread.add(keys)
         shown = tuple((p, load.line, load.loader, load.var) for p, load in loads)
+        line_of = key_lines(text, fmt, _key_line)
         for keys in sorted(unread):
             if keys[:-1] in unread:
                 continue  # its parent is reported already
-            found.append(UnreadKey(config, keys, _key_line(text, fmt, keys), shown))
+            found.append(UnreadKey(config, keys, line_of(keys), shown))
     return found
+
+
+def _too_many_keys(path: str, count: int) -> Problem:
+    return Problem(path, "too-large", f"{count} config keys (PD104 reads at most {MAX_CONFIG_KEYS}): not judged")

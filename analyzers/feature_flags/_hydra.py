@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 import libcst as cst
 
 from ..cst import ParsedFile, dotted_name, string_value
-from ._config import _is_binding_name, _key_line, _key_paths, _parse
+from ..finding import Problem
+from ._config import _is_binding_name, _key_line, _key_paths, _parse, _too_many_keys
+from ._keylines import MAX_CONFIG_KEYS, key_lines
 
 if TYPE_CHECKING:
     from ._extract import _Collector
@@ -222,8 +224,16 @@ def _callee(index: Index, caller: str, callee: str, slot: str) -> tuple[str, str
     return (*found, params[position]) if position < len(params) else None
 
 
-def _covered(keys: Path_, reads: set[Path_]) -> bool:
-    return any(keys[:len(r)] == r or r[:len(keys)] == keys for r in reads)
+class _Reads:
+    """The read key paths, and every prefix of them, as sets: a key is looked up in time of its depth."""
+
+    def __init__(self, reads: set[Path_]) -> None:
+        self.reads = reads
+        self.prefixes = {r[:end] for r in reads for end in range(len(r) + 1)}
+
+    def covers(self, keys: Path_) -> bool:
+        """A read of the key, of one of its parents, or of something below it."""
+        return keys in self.prefixes or any(keys[:end] in self.reads for end in range(len(keys) + 1))
 
 
 def _mount(relative: str, text: str) -> Path_ | None:
@@ -249,7 +259,8 @@ def _interpolated(text: str, mount: Path_, reads: set[Path_]) -> None:
         reads.update(tuple(token.split(".")) for token in _TOKEN.findall(body))
 
 
-def unread_hydra_keys(snapshot: Any, index: Index, is_test: Any) -> list[UnreadHydraKey]:
+def unread_hydra_keys(snapshot: Any, index: Index, is_test: Any,
+                      problems: list[Problem] | None = None) -> list[UnreadHydraKey]:
     facts = index.facts
     if any(f.hydra_other for path, f in facts.items() if not is_test(path)):
         return []
@@ -261,12 +272,12 @@ def unread_hydra_keys(snapshot: Any, index: Index, is_test: Any) -> list[UnreadH
     found: list[UnreadHydraKey] = []
     for directory, entries in sorted(mains.items()):
         reads = set().union(*(_reads(index, path, fn, param) for path, fn, param, _ in entries))
-        found.extend(_directory(snapshot, directory, reads, entries))
+        found.extend(_directory(snapshot, directory, reads, entries, problems))
     return found
 
 
-def _directory(snapshot: Any, directory: str, reads: set[Path_], entries: list[tuple[str, str, str, int]]
-               ) -> list[UnreadHydraKey]:
+def _directory(snapshot: Any, directory: str, reads: set[Path_], entries: list[tuple[str, str, str, int]],
+               problems: list[Problem] | None = None) -> list[UnreadHydraKey]:
     if () in reads:
         return []
     prefix = directory.rstrip("/") + "/" if directory not in ("", ".") else ""
@@ -276,7 +287,7 @@ def _directory(snapshot: Any, directory: str, reads: set[Path_], entries: list[t
             continue
         relative = path[len(prefix):]
         text = snapshot.files[path].text
-        data = _parse(text, "yaml")
+        data = _parse(text, "yaml", path, problems)
         mount = _mount(relative, text)
         _interpolated(text, mount or (), reads)  # Hydra's own settings name keys too: `${task_name}`
         if relative.split("/")[0] == "hydra":
@@ -291,14 +302,21 @@ def _directory(snapshot: Any, directory: str, reads: set[Path_], entries: list[t
         configs.append((path, mount, text, data))
     shown = tuple((path, line, param) for path, _fn, param, line in entries)
     found = []
+    read = _Reads(reads)
     for path, mount, text, data in configs:
-        if mount and not _covered(mount, reads):
+        if mount and not read.covers(mount):
             continue  # nothing reads where this file lands: it may be meant for another tool
-        for keys, _value in _key_paths(data):
+        paths = _key_paths(data)
+        if len(paths) > MAX_CONFIG_KEYS:
+            if problems is not None:
+                problems.append(_too_many_keys(path, len(paths)))
+            continue
+        line_of = key_lines(text, "yaml", _key_line)
+        for keys, _value in paths:
             if keys[0] in ("defaults", "hydra") or any(k.startswith("_") for k in keys):
                 continue
             full = (*mount, *keys)
-            if _covered(full, reads) or not _covered(full[:-1], reads):
+            if read.covers(full) or not read.covers(full[:-1]):
                 continue
-            found.append(UnreadHydraKey(path, full, _key_line(text, "yaml", keys), shown))
+            found.append(UnreadHydraKey(path, full, line_of(keys), shown))
     return found
