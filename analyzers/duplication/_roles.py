@@ -19,8 +19,7 @@ PACKAGING = "packaging"
 GENERATED = "generated"
 SKIPPED_ROLES = frozenset({TEST, MIGRATION, GENERATED, PACKAGING})
 
-# Copies on these two sides of a group are the classic training/serving skew.
-FIT_SIDE = frozenset({TRAINING, NOTEBOOK})
+# A serving-side copy of a group beside a training copy is the classic training/serving skew.
 PREDICT_SIDE = frozenset({SERVING, BATCH})
 
 _WORDS = re.compile(r"[a-z]+")
@@ -130,9 +129,3 @@ def function_entry_role(decorators: str, header: str, body: str) -> str | None:
     if _TRAINING_CALL.search(body):
         return TRAINING
     return None
-
-
-def crosses_skew(roles: Iterable[str]) -> bool:
-    """True when the roles hold both a training side and a serving side."""
-    found = set(roles)
-    return bool(found & FIT_SIDE) and bool(found & PREDICT_SIDE)
