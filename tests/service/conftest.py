@@ -39,6 +39,17 @@ def fake_github() -> Iterator[Any]:
 
 
 @pytest.fixture
+def repo(tmp_path: Path, make_repo: Any, fake_github: Any) -> Path:
+    """The churn repository (a real git repository) on the stand-in GitHub, under the App's installation."""
+    from .churn import FILES, INSTALLATION_ID, REPO
+
+    root = make_repo(tmp_path, FILES, name="churn")
+    fake_github.add_installation(INSTALLATION_ID, account="octo-org")
+    fake_github.add_repo(REPO, root, INSTALLATION_ID, default_branch="main")
+    return root
+
+
+@pytest.fixture
 def service_database_url(tmp_path: Path) -> Iterator[str]:
     """SQLite in tmp_path; with PAYDOWN_TEST_POSTGRES_URL set, a fresh PostgreSQL schema dropped afterwards."""
     postgres = postgres_url()

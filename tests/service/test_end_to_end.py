@@ -25,20 +25,11 @@ from sqlalchemy import func, select
 
 from paydown.service.store import BacklogItem, Delivery, JobFailure, Repository, Scan, ScanFinding
 
+from .churn import FILES, INSTALLATION_ID, REPO
+
 WEBHOOKS = Path(__file__).resolve().parents[3] / "shared" / "github" / "webhooks"
 if not WEBHOOKS.is_dir():
     WEBHOOKS = Path(__file__).resolve().parents[2].parent / "shared" / "github" / "webhooks"
-INSTALLATION_ID = 4711
-REPO = "octo-org/churn"
-
-FILES = {
-    "requirements.txt": "pandas>=1.5\nscikit-learn\n",
-    "train.py": (
-        "import pandas as pd\n\n\n"
-        "def load():\n"
-        "    return pd.read_csv('s3://warehouse/churn/customers.csv')\n"
-    ),
-}
 
 
 def payload(name: str) -> dict[str, Any]:
@@ -108,14 +99,6 @@ def production_logging(request: pytest.FixtureRequest) -> Any:
 def work(context: Any) -> None:
     """Run every queued job in this process, as `paydown worker --burst` does (without forking)."""
     SimpleWorker(context.queues.all(), connection=context.redis).work(burst=True)
-
-
-@pytest.fixture
-def repo(tmp_path: Path, make_repo: Any, fake_github: Any) -> Path:
-    root = make_repo(tmp_path, FILES, name="churn")
-    fake_github.add_installation(INSTALLATION_ID, account="octo-org")
-    fake_github.add_repo(REPO, root, INSTALLATION_ID, default_branch="main")
-    return root
 
 
 def scans(store: Any) -> list[Scan]:

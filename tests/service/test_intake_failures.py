@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from paydown.service import store as db
 
-from .test_end_to_end import FILES, INSTALLATION_ID, REPO, deliver, git, installation_created, push, scans, work
+from .test_end_to_end import REPO, deliver, git, installation_created, push, scans, work
 
 LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
@@ -102,14 +102,6 @@ def _named(args: tuple[Any, ...]) -> str:
 @pytest.fixture
 def faults(monkeypatch: pytest.MonkeyPatch, redis_conn: Any) -> RedisFaults:
     return RedisFaults(monkeypatch, redis_conn)
-
-
-@pytest.fixture
-def repo(tmp_path: Path, make_repo: Any, fake_github: Any) -> Path:
-    root = make_repo(tmp_path, FILES, name="churn")
-    fake_github.add_installation(INSTALLATION_ID, account="octo-org")
-    fake_github.add_repo(REPO, root, INSTALLATION_ID, default_branch="main")
-    return root
 
 
 def push_to(name: str, sha: str) -> dict[str, Any]:

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from .test_end_to_end import FILES, INSTALLATION_ID, REPO, installation_created
+from .churn import FILES, INSTALLATION_ID, REPO
+from .test_end_to_end import installation_created
 
 
 def redis_servers_in(folder: Path) -> set[int]:

@@ -25,18 +25,10 @@ from paydown.service import jobs
 from paydown.service.jobs import JobLock
 from paydown.service.store import JobFailure
 
-from .test_end_to_end import FILES, INSTALLATION_ID, REPO, deliver, git, installation_created, push, scans
+from .test_end_to_end import REPO, deliver, git, installation_created, push, scans
 
 ISSUES = rf"^/repos/{REPO}/issues$"
 WORKER_SECONDS = 60  # generous for a loaded machine; the old lock made the retry wait 30 minutes
-
-
-@pytest.fixture
-def repo(tmp_path: Path, make_repo: Any, fake_github: Any) -> Path:
-    root = make_repo(tmp_path, FILES, name="churn")
-    fake_github.add_installation(INSTALLATION_ID, account="octo-org")
-    fake_github.add_repo(REPO, root, INSTALLATION_ID, default_branch="main")
-    return root
 
 
 @pytest.fixture
