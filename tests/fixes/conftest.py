@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -63,17 +65,25 @@ def _handler(index: StandInIndex) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+@contextmanager
+def _serving(make_handler: Callable[[Any], type[BaseHTTPRequestHandler]], stand_in: Any) -> Iterator[None]:
+    """Serve `stand_in`'s handler on a free loopback port for the test, then stop the server and its thread."""
+    stand_in.server.RequestHandlerClass = make_handler(stand_in)
+    thread = threading.Thread(target=stand_in.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stand_in.server.shutdown()
+        stand_in.server.server_close()
+        thread.join()
+
+
 @pytest.fixture
 def package_index() -> Iterator[StandInIndex]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    index = StandInIndex(server)
-    server.RequestHandlerClass = _handler(index)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield index
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    index = StandInIndex(ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler))
+    with _serving(_handler, index):
+        yield index
 
 
 # The stand-in GitHub's tags: (owner/repo, ref) -> commit.
@@ -112,12 +122,6 @@ def _github_handler(github: StandInGitHub) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture
 def github_api() -> Iterator[StandInGitHub]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    github = StandInGitHub(server)
-    server.RequestHandlerClass = _github_handler(github)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield github
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    github = StandInGitHub(ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler))
+    with _serving(_github_handler, github):
+        yield github
