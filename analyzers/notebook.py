@@ -218,6 +218,12 @@ def _file_lines(data: str) -> dict[int, list[int]]:
     return lines
 
 
+def cell_text(cell: dict[str, Any]) -> str:
+    """A cell's source as one text (nbformat stores it as a string or a list of strings)."""
+    source = cell.get("source", "")
+    return "".join(s for s in source if isinstance(s, str)) if isinstance(source, list) else str(source)
+
+
 def read_notebook(data: str) -> NotebookCode:
     """Join a notebook's code cells into one Python source, remembering where each line came from."""
     doc = json.loads(data)
@@ -232,9 +238,7 @@ def read_notebook(data: str) -> NotebookCode:
     for cell, item in enumerate(cells, start=1):  # cell N is the N-th cell, markdown and raw ones included
         if not isinstance(item, dict) or item.get("cell_type") != "code":
             continue
-        source = item.get("source", "")
-        text = "".join(s for s in source if isinstance(s, str)) if isinstance(source, list) else str(source)
-        code, cell_magics = _cell_code(text)
+        code, cell_magics = _cell_code(cell_text(item))
         magics.extend((len(lines) + number, command) for number, command in cell_magics)
         lines.extend([*code, ""])  # the blank line keeps cells separate blocks
         where.extend((cell, number) for number in range(1, len(code) + 2))

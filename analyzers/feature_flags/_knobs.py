@@ -13,6 +13,7 @@ import re
 import tokenize
 from pathlib import Path
 
+from ..notebook import cell_text
 from ..snapshot import MAX_FILE_BYTES, SourceFile, read_capped
 
 
@@ -33,12 +34,8 @@ def markdown_text(root: Path, path: str) -> str:
     cells = doc.get("cells") if isinstance(doc, dict) else None
     if not isinstance(cells, list):
         return ""
-    parts = []
-    for cell in cells:
-        if isinstance(cell, dict) and cell.get("cell_type") == "markdown":
-            source = cell.get("source", "")
-            parts.append("".join(s for s in source if isinstance(s, str)) if isinstance(source, list) else str(source))
-    return "\n".join(parts)
+    return "\n".join(cell_text(cell) for cell in cells
+                     if isinstance(cell, dict) and cell.get("cell_type") == "markdown")
 
 
 class NotebookKnobs:
