@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app, request, session, url_for
 from paydown.templating import render
 
 from ..github import AppCredentials, GitHubApp, GitHubError, NotFound, ValidationFailed
-from ..policy import CSP, SETTINGS_KEY
+from ..policy import CSP, SETTINGS_KEY, security_headers
 from ..settings import APP_FILE, APP_KEY_FILE, Settings
 from .manifest import app_manifest
 
@@ -59,11 +59,7 @@ def _security_headers(response: Response) -> Response:
     origin = _origin(_settings().github_web_url)
     response.headers.setdefault("Content-Security-Policy", CSP.replace("form-action 'self'",
                                                                        f"form-action 'self' {origin}"))
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Cache-Control", "private, no-store")
-    return response
+    return security_headers(response)
 
 
 @bp.get("/setup")
