@@ -23,10 +23,9 @@ def totals(report: Mapping[str, Any]) -> dict[str, Any]:
     """Findings per kind and per priority, and the effort, of a JSON report: what the summary's table says."""
     findings = list(report["findings"])
     kinds = [_row(kind.value, [f for f in findings if f["kind"] == kind.value]) for kind in Kind]
-    return {"total": len(findings), "kinds": [row for row in kinds if row["total"]],
-            "priorities": {p.value: sum(1 for f in findings if f["impact"]["priority"] == p.value)
-                           for p in Priority},
-            "effort": round(sum(f["impact"]["effort_hours"] for f in findings), 2)}
+    whole = _row("", findings)
+    return {"total": whole["total"], "kinds": [row for row in kinds if row["total"]],
+            "priorities": {p.value: whole[p.value] for p in Priority}, "effort": whole["effort"]}
 
 
 def render_summary(report: Mapping[str, Any], baseline: Collection[str] | None = None) -> str:
