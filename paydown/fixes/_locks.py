@@ -13,7 +13,7 @@ from packaging.utils import canonicalize_name
 from paydown.analyzers.dependencies._lockfiles import is_lock_file
 from paydown.analyzers.dependencies._requirements import logical_lines
 
-_SKIPPED = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".tox"})
+from ._model import SKIPPED_DIRS
 
 
 def _is_constraints(path: str) -> bool:
@@ -58,7 +58,7 @@ class LockedVersions:
         self._files: dict[str, dict[str, str]] = {}
         for file in sorted(root.rglob("*")):
             relative = file.relative_to(root).as_posix()
-            if _SKIPPED.intersection(relative.split("/")) or not file.is_file():
+            if SKIPPED_DIRS.intersection(relative.split("/")) or not file.is_file():
                 continue
             if (is_lock_file(relative) and not relative.endswith((".yml", ".yaml"))) or _is_constraints(relative):
                 try:

@@ -13,6 +13,9 @@ import yaml
 
 from paydown.analyzers.finding import Finding
 
+# Folders a fix does not search for other files: environments and caches, not the repository's own code.
+SKIPPED_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".tox"})
+
 
 class Leave(Exception):
     """A finding this fix cannot pay down safely; the message says why, and the file is not touched for it."""

@@ -13,9 +13,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from paydown.analyzers.finding import Finding, Location
 
-from ._model import Leave, Workspace
-
-_PYTHON_SKIPPED = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".tox"})
+from ._model import SKIPPED_DIRS, Leave, Workspace
 
 
 def _branch(block: cst.BaseSuite) -> list[cst.BaseStatement]:
@@ -303,7 +301,7 @@ def _still_read(ws: Workspace, name: str, definition: str, *, skip: str = "") ->
     word = re.compile(rf"\b{re.escape(name)}\b")
     for file in sorted(ws.root.rglob("*.py")):
         relative = file.relative_to(ws.root).as_posix()
-        if relative == skip or _PYTHON_SKIPPED.intersection(relative.split("/")):
+        if relative == skip or SKIPPED_DIRS.intersection(relative.split("/")):
             continue
         try:
             text = ws.read(relative)
