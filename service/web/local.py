@@ -19,13 +19,11 @@ from paydown.analyzers.config import Config
 from paydown.analyzers.runner import Report, scan
 
 from .. import store as db
-from ..git import SAFE_OPTIONS, TIMEOUT_SECONDS, run_git
+from ..git import run_git
 from ..store import BacklogItem, Repository, Scan, ScanFinding
 from .sprints import parse_time
 
-GIT_TIMEOUT_SECONDS = TIMEOUT_SECONDS
 MAX_BLOB_BYTES = 50 * 1024 * 1024  # larger files are data, not code; the analyzers would skip them anyway
-GIT_SAFE = SAFE_OPTIONS  # the scanned repository's own configuration runs nothing (service/git.py)
 
 
 class LocalScanError(Exception):
@@ -187,7 +185,7 @@ def _copy_item(row: BacklogItem, item: Any, seen_at: datetime) -> None:
 
 def _git(cwd: Path, *args: str, stdin: bytes | None = None, text: bool = True) -> Any:
     try:
-        done = run_git(cwd, *args, stdin=stdin, timeout=GIT_TIMEOUT_SECONDS)
+        done = run_git(cwd, *args, stdin=stdin)
     except (OSError, subprocess.SubprocessError) as err:
         raise LocalScanError(f"git could not run: {err}") from None
     if done.returncode != 0:
