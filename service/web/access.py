@@ -31,7 +31,7 @@ from paydown.templating import render
 
 from .. import store as db
 from ..github import GitHubError, GitHubOAuth, Unauthorized
-from ..policy import SESSION_LIFETIME, SETTINGS_KEY, STORE_KEY
+from ..policy import SESSION_LIFETIME, SETTINGS_KEY
 from ..settings import Settings
 from ..store import Repository, WebSession, utcnow
 from . import charts
@@ -56,7 +56,7 @@ def _settings() -> Settings:
 
 
 def _db() -> Any:
-    return current_app.extensions[STORE_KEY].session()
+    return db.get_store(current_app).session()
 
 
 def _oauth_ready(settings: Settings) -> bool:

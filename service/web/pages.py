@@ -20,13 +20,12 @@ from sqlalchemy.orm import Session
 from paydown.templating import render
 
 from ..github import GitHubError, GitHubOAuth, Unauthorized
-from ..policy import CSP, security_headers
+from ..policy import CSP, STORE_KEY, security_headers
 from ..store import BacklogItem, JobFailure, Repository, Scan, Sprint
 from . import charts
 from .access import (
     ACCESS_TTL_SECONDS,
     SETTINGS_KEY,
-    STORE_KEY,
     Viewer,
     _callback_url,
     _db,
