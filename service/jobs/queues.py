@@ -129,7 +129,7 @@ _EMBEDDED: dict[Path, Any] = {}
 
 
 def queues_for(connection: redis.Redis) -> Queues:
-    return Queues(connection, *(Queue(name, connection=connection) for name in ("reviews", "events", "scans")))
+    return Queues(connection, *(Queue(name, connection=connection) for name in QUEUE_NAMES))
 
 
 def init_app(app: Flask, queues: Queues) -> None:
